@@ -1,0 +1,82 @@
+"""Reading evidence files whose encoding nobody wrote down.
+
+Exchange and PowerShell exports arrive as UTF-8 with or without a BOM, or as UTF-16 with a BOM
+(`Export-Csv -Encoding Unicode`, the EAC extended report). Every reader decodes through here so
+the choice is made once, and a file that is not text is rejected with a clear message.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+from ..model import InputProblem, Location
+
+HEAD_BYTES = 8192
+
+
+class UnreadableInput(Exception):
+    """A whole file could not be used (binary, unknown encoding, unreadable)."""
+
+    def __init__(self, location: Location, message: str) -> None:
+        super().__init__(f"{location}: {message}")
+        self.problem = InputProblem(location, message)
+
+
+def _encoding_of(raw: bytes) -> str:
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    # UTF-16 without a BOM: every other byte of ASCII text is NUL.
+    sample = raw[:200]
+    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4 and 0 not in sample[0::2][:4]:
+        return "utf-16-le"
+    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4 and 0 not in sample[1::2][:4]:
+        return "utf-16-be"
+    return "utf-8"
+
+
+def decode(raw: bytes, source: str) -> tuple[str, list[InputProblem]]:
+    """Decode bytes to text; undecodable bytes are replaced and reported, NUL-heavy data refused."""
+    encoding = _encoding_of(raw)
+    if encoding == "utf-8" and raw[:HEAD_BYTES].count(0) > 0:
+        raise UnreadableInput(Location(source), "binary data, not a text export or log")
+    problems: list[InputProblem] = []
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1 if encoding.startswith("utf-8") else None
+        if encoding.startswith("utf-8"):
+            # Windows logs sometimes carry single-byte text; keep it readable rather than fail.
+            text = raw.decode("cp1252", errors="replace")
+            problems.append(InputProblem(Location(source, line),
+                                         "not valid UTF-8; read as Windows-1252"))
+        else:
+            text = raw.decode(encoding, errors="replace")
+            problems.append(InputProblem(Location(source, line),
+                                         f"invalid {encoding} data replaced"))
+    return text.lstrip("\ufeff"), problems
+
+
+def read_text(path: str | Path) -> tuple[str, list[InputProblem]]:
+    """Read a whole evidence file as text (see `decode`)."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise UnreadableInput(Location(source), f"cannot read file: {exc.strerror}") from None
+    return decode(raw, source)
+
+
+def read_head(path: str | Path) -> str:
+    """The first few KB as text, for sniffing a file's kind; empty when not text."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(HEAD_BYTES)
+    except OSError:
+        return ""
+    encoding = _encoding_of(raw)
+    if encoding == "utf-8" and 0 in raw:
+        return ""
+    return raw.decode(encoding, errors="ignore").lstrip("\ufeff")

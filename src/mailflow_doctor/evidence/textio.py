@@ -15,6 +15,11 @@ from ..model import InputProblem, Location
 HEAD_BYTES = 8192
 
 
+def _looks_binary(head: bytes) -> bool:
+    """Real binaries are full of NULs; a log with one junk line is still a log."""
+    return head.count(0) > max(2, len(head) // 200)
+
+
 class UnreadableInput(Exception):
     """A whole file could not be used (binary, unknown encoding, unreadable)."""
 
@@ -40,7 +45,7 @@ def _encoding_of(raw: bytes) -> str:
 def decode(raw: bytes, source: str) -> tuple[str, list[InputProblem]]:
     """Decode bytes to text; undecodable bytes are replaced and reported, NUL-heavy data refused."""
     encoding = _encoding_of(raw)
-    if encoding == "utf-8" and raw[:HEAD_BYTES].count(0) > 0:
+    if encoding == "utf-8" and _looks_binary(raw[:HEAD_BYTES]):
         raise UnreadableInput(Location(source), "binary data, not a text export or log")
     problems: list[InputProblem] = []
     try:
@@ -77,6 +82,6 @@ def read_head(path: str | Path) -> str:
     except OSError:
         return ""
     encoding = _encoding_of(raw)
-    if encoding == "utf-8" and 0 in raw:
+    if encoding == "utf-8" and _looks_binary(raw):
         return ""
     return raw.decode(encoding, errors="ignore").lstrip("\ufeff")

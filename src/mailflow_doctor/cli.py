@@ -1,0 +1,127 @@
+"""Thin command-line layer: arguments → evidence → diagnosis → renderer → exit code.
+
+Exit codes (a contract): 0 nothing wrong found, 1 problems found, 2 bad usage or no usable input.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .diagnose.engine import diagnose as run_diagnosis
+from .diagnose.facts import Target, parse_destination
+from .evidence.collect import collect
+from .knowledge.endpoints import snapshot
+from .model import Report
+from .report import RENDERERS
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True,
+    help="Find out why mail from Exchange Online is not reaching on-premises Exchange.")
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Instance(str, Enum):
+    worldwide = "worldwide"
+    usgovdod = "usgovdod"
+    usgovgcchigh = "usgovgcchigh"
+    china = "china"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Report format.")]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "--output", "-o", help="Write the report to this file instead of the terminal.")]
+InstanceOpt = Annotated[Instance, typer.Option(
+    help="Microsoft 365 cloud whose EOP ranges apply.")]
+
+
+def fail(message: str) -> typer.Exit:
+    """One clear line on stderr and exit code 2: for bad usage and unusable input."""
+    typer.echo(f"mailflow-doctor: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def emit(text: str, output: Path | None) -> None:
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{output}: cannot write report: {exc.strerror}") from None
+
+
+def _diagnose(paths: list[Path], forced: dict[str, list[Path]], fmt: Format,
+              output: Path | None, instance: Instance, destination: str | None,
+              ingress: str | None) -> Report:
+    target: Target | None = None
+    if destination:
+        try:
+            target = parse_destination(destination)
+        except ValueError as exc:
+            raise fail(f"--destination {destination!r}: {exc}") from None
+    evidence = collect(paths, forced)
+    if not evidence.usable:
+        first = evidence.problems[0] if evidence.problems else "no evidence files given"
+        extra = f" (and {len(evidence.problems) - 1} more problems)" if len(
+            evidence.problems) > 1 else ""
+        raise fail(f"nothing usable in the input: {first}{extra}")
+    for problem in evidence.problems:
+        typer.echo(f"warning: {problem}", err=True)
+    report = run_diagnosis(evidence, snapshot(instance.value), target, ingress)
+    emit(RENDERERS[fmt.value](report), output)
+    return report
+
+
+@app.command()
+def diagnose(
+    paths: Annotated[Optional[list[Path]], typer.Argument(
+        help="Evidence files or folders; each file's kind is detected from its content.")] = None,
+    trace: Annotated[Optional[list[Path]], typer.Option(
+        help="A message trace export (overrides detection).")] = None,
+    receive_logs: Annotated[Optional[list[Path]], typer.Option(
+        help="SMTP protocol log file or folder (overrides detection).")] = None,
+    firewall_config: Annotated[Optional[list[Path]], typer.Option(
+        help="Firewall configuration: ASA running-config or iptables-save.")] = None,
+    destination: Annotated[Optional[str], typer.Option(
+        help="Public address of the on-premises SMTP endpoint, IP[:PORT]; "
+             "default: taken from the trace's Defer reasons.")] = None,
+    ingress: Annotated[Optional[str], typer.Option(
+        help="Firewall interface facing the internet; default: taken from the NAT "
+             "that publishes the endpoint.")] = None,
+    instance: InstanceOpt = Instance.worldwide,
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+) -> None:
+    """Diagnose from the evidence you have: trace exports, protocol logs, firewall configs."""
+    forced = {k: v for k, v in {"trace": trace, "receive-logs": receive_logs,
+                                "firewall-config": firewall_config}.items() if v}
+    if not paths and not forced:
+        raise fail("give at least one evidence file or folder (see --help)")
+    report = _diagnose(list(paths or []), forced, fmt, output, instance, destination, ingress)
+    serious = any(f.severity in ("error", "warning") for f in report.findings)
+    raise typer.Exit(EXIT_FINDINGS if serious else EXIT_OK)
+
+
+def demo_case() -> Path:
+    """The bundled, synthetic reference case (the files can be inspected there)."""
+    return Path(str(resources.files(__package__) / "demo" / "case"))
+
+
+@app.command()
+def demo(fmt: FormatOpt = Format.text, output: OutputOpt = None) -> None:
+    """Diagnose the bundled synthetic tailspintoys case (firewall missing some EOP ranges)."""
+    case = demo_case()
+    if fmt is Format.text and output is None:
+        typer.echo(f"Demo case (synthetic): {case}\n", err=True)
+    _diagnose([case], {}, fmt, output, Instance.worldwide, None, None)

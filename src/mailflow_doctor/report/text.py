@@ -1,0 +1,63 @@
+"""Plain-text report for the terminal and for pasting into a ticket."""
+
+from __future__ import annotations
+
+import textwrap
+
+from ..model import Report
+
+WIDTH = 100
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent) or [indent]
+
+
+def render(report: Report) -> str:
+    lines: list[str] = ["mailflow-doctor diagnosis", "=" * 25]
+    target = report.summary.get("target")
+    if target:
+        where = target.get("fqdn") or ""
+        if target.get("ip"):
+            where = f"{where} ({target['ip']}:{target['port']})" if where else \
+                f"{target['ip']}:{target['port']}"
+        lines.append(f"On-premises endpoint: {where.strip()}")
+    lines.append(f"EOP ranges: {report.endpoints}")
+    lines.append("")
+
+    if not report.findings:
+        lines.append("No problem found in the evidence given.")
+    for n, f in enumerate(report.findings, 1):
+        lines.append(f"{n}. [{f.severity.upper()}] {f.title}")
+        lines.append(f"   cause: {f.cause.value}   confidence: {f.confidence:.0%}")
+        lines.extend(_wrap(f.explanation, "   "))
+        for key in ("missing_prefixes", "permitted_prefixes"):
+            if f.details.get(key):
+                label = key.replace("_", " ")
+                lines.append(f"   {label}: {', '.join(f.details[key])}")
+        if f.remediation:
+            lines.append("   What to do:")
+            for step in f.remediation:
+                lines.extend(_wrap(step, "     - ")[:1] + _wrap(step, "       ")[1:])
+        if f.evidence:
+            lines.append("   Evidence:")
+            for e in f.evidence:
+                lines.append(f"     {e.location}  {e.excerpt[:WIDTH - 10]}")
+        lines.append("")
+
+    if report.missing_evidence:
+        lines.append("Evidence that would settle more:")
+        for item in report.missing_evidence:
+            lines.extend(_wrap(item, "  - ")[:1] + _wrap(item, "    ")[1:])
+        lines.append("")
+    if report.problems:
+        lines.append(f"Input problems ({len(report.problems)}; the rest of each file was used):")
+        for p in report.problems[:20]:
+            lines.append(f"  {p}")
+        if len(report.problems) > 20:
+            lines.append(f"  ... and {len(report.problems) - 20} more")
+        lines.append("")
+    lines.append("Inputs:")
+    for path, kind in report.inputs:
+        lines.append(f"  {kind:28} {path}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,266 @@
+"""Exchange SMTP Receive / Send protocol logs (2010 `14.0.0.0`, 2013–2019/SE `15.0.0.0`).
+
+One file holds many interleaved sessions, possibly several header blocks (the service appends a
+new header after a restart), and it may be cut off mid-line while Exchange is still writing it.
+The file is read line by line and each session is folded into a small state object that is
+turned into an `SmtpSession` as soon as its disconnect (`-`) row arrives, so memory stays
+bounded by the sessions open at one time, not by the size of the log.
+
+Bad lines (wrong field count, broken quoting, binary junk, not a time) become `InputProblem`s
+naming file and line; every good row is still used.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from ...model import InputProblem, Location, Parsed, SmtpSession
+from ._smtp_session import Row, SessionState
+
+KIND = "smtp-protocol-log"
+
+STANDARD_FIELDS = ("date-time", "connector-id", "session-id", "sequence-number", "local-endpoint",
+                   "remote-endpoint", "event", "data", "context")
+MAX_LINE = 64 * 1024  # longer lines are junk, not log rows; never buffer more than this
+MAX_PROBLEMS = 100  # per file; a binary file must not turn into a million problems
+IDLE = timedelta(minutes=30)  # Exchange drops idle sessions long before this
+SWEEP_EVERY = 1024  # rows between looks for sessions that ended without a `-` row
+
+_LOG_TYPES: dict[str, Literal["receive", "send"]] = {
+    "smtp receive protocol log": "receive",
+    "smtp send protocol log": "send",
+}
+_HEADER = re.compile(r"#\s*([A-Za-z-]+)\s*:\s*(.*)")
+_LOG_TYPE_LINE = re.compile(r"^#\s*log-type\s*:\s*(.*?)\s*$", re.I | re.M)
+_FIELDS_LINE = re.compile(r"^#\s*fields\s*:\s*(.*?)\s*$", re.I | re.M)
+_ROW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+_UTC_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+_SESSION_ID = re.compile(r"[0-9A-Fa-f]{16}")
+_ENDPOINT = re.compile(r"\[?[0-9A-Fa-f:.]+(%\w+)?\]?:\d+")
+_EVENTS = ("+", "-", "<", ">", "*", "")
+
+Item = SmtpSession | InputProblem
+
+
+def sniff(head: str) -> bool:
+    """True for a protocol log: by its `#Log-type`/`#Fields` header, or by its first row."""
+    head = head.lstrip("\ufeff")
+    if m := _LOG_TYPE_LINE.search(head):
+        return m.group(1).lower() in _LOG_TYPES
+    if m := _FIELDS_LINE.search(head):
+        return tuple(n.strip().lower() for n in m.group(1).split(",")) == STANDARD_FIELDS
+    first = next((line for line in head.splitlines() if line.strip()), "")
+    try:
+        values = next(csv.reader([first], strict=True), [])
+    except csv.Error:
+        return False
+    return (len(values) == len(STANDARD_FIELDS)
+            and bool(_UTC_TIME.fullmatch(values[0]))
+            and bool(values[1].strip())
+            and bool(_SESSION_ID.fullmatch(values[2]))
+            and values[3].isdecimal()
+            and (not values[4] or bool(_ENDPOINT.fullmatch(values[4])))
+            and bool(_ENDPOINT.fullmatch(values[5]))
+            and values[6] in _EVENTS)
+
+
+def parse(path: str | Path) -> Parsed[SmtpSession]:
+    """All sessions of one log (in order of their first line) and the problems met on the way."""
+    out: Parsed[SmtpSession] = Parsed()
+    for item in iter_sessions(path):
+        if isinstance(item, InputProblem):
+            out.problems.append(item)
+        else:
+            out.records.append(item)
+    out.records.sort(key=lambda s: s.location.line or 0)
+    return out
+
+
+def iter_sessions(path: str | Path) -> Iterator[Item]:
+    """Stream sessions as they complete, and problems as they are found; never raises."""
+    source = str(path)
+    shown = hidden = 0
+    for item in _LogReader(source).items():
+        if isinstance(item, InputProblem):
+            if shown >= MAX_PROBLEMS:
+                hidden += 1
+                continue
+            shown += 1
+        yield item
+    if hidden:
+        yield InputProblem(Location(source), f"{hidden} more unusable lines not listed")
+
+
+class _LogReader:
+    """The header state of one file and its open sessions."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.columns = {name: i for i, name in enumerate(STANDARD_FIELDS)}
+        self.log_type: Literal["receive", "send"] | None = None
+        self.open: dict[tuple[str, str], SessionState] = {}
+        self.rows = 0
+
+    def items(self) -> Iterator[Item]:
+        try:
+            for entry in _lines(self.source):
+                if isinstance(entry, InputProblem):
+                    yield entry
+                    continue
+                number, text, complete = entry
+                if not text.strip():
+                    continue
+                if text.startswith("#"):
+                    if problem := self._header(number, text):
+                        yield problem
+                    continue
+                yield from self._row(number, text, complete)
+        except OSError as exc:
+            yield InputProblem(Location(self.source), f"cannot read file: {exc.strerror or exc}")
+        for key in list(self.open):
+            yield self.open.pop(key).finish(self.source)
+
+    def _problem(self, number: int, message: str) -> InputProblem:
+        return InputProblem(Location(self.source, number), message)
+
+    def _header(self, number: int, text: str) -> InputProblem | None:
+        """`#Log-type` and `#Fields` steer the rows below them; other `#` lines are comments."""
+        m = _HEADER.match(text)
+        if not m:
+            return None
+        key, value = m.group(1).lower(), m.group(2).strip()
+        if key == "log-type":
+            self.log_type = _LOG_TYPES.get(value.lower())
+            if self.log_type is None:
+                return self._problem(number,
+                                     f"#Log-type {value[:60]!r} is not an SMTP protocol log")
+        elif key == "fields":
+            names = [n.strip().lower() for n in value.split(",")]
+            if "date-time" not in names or "session-id" not in names:
+                return self._problem(number, "#Fields lacks date-time or session-id; "
+                                             "keeping the previous field list")
+            self.columns = {name: i for i, name in enumerate(names)}
+        return None
+
+    def _row(self, number: int, text: str, complete: bool) -> Iterator[Item]:
+        row_or_problem = self._read_row(number, text)
+        if isinstance(row_or_problem, str):
+            cut = "" if complete else "incomplete last line (file cut off?): "
+            yield self._problem(number, cut + row_or_problem)
+            return
+        row, session_id, connector = row_or_problem
+        log_type = self.log_type or ("receive" if "\\" in connector else "send")
+        key = (log_type, session_id)
+        state = self.open.get(key)
+        if state is None:
+            state = self.open[key] = SessionState(session_id, log_type, connector, row)
+        state.add(row)
+        if row.event == "-":
+            yield self.open.pop(key).finish(self.source)
+        self.rows += 1
+        if self.rows % SWEEP_EVERY == 0:
+            yield from self._sweep(row.time - IDLE)
+
+    def _read_row(self, number: int, text: str) -> tuple[Row, str, str] | str:
+        """The row, its session id and connector-id; or why the line is not a usable row."""
+        try:
+            values = next(csv.reader([text], strict=True), [])
+        except csv.Error as exc:
+            return f"malformed CSV ({exc}); line skipped"
+        if len(values) != len(self.columns):
+            return f"expected {len(self.columns)} fields, found {len(values)}; line skipped"
+
+        def get(name: str) -> str:
+            index = self.columns.get(name)
+            return values[index] if index is not None else ""
+
+        time = _row_time(get("date-time"))
+        if time is None:
+            return f"date-time {get('date-time')[:40]!r} is not a valid ISO 8601 time; line skipped"
+        session_id = get("session-id").strip()
+        if not session_id:
+            return "empty session-id; line skipped"
+        seq_text = get("sequence-number").strip() or "0"
+        if not seq_text.isdecimal():
+            return f"sequence-number {seq_text[:20]!r} is not a number; line skipped"
+        row = Row(int(seq_text), number, time, get("local-endpoint"), get("remote-endpoint"),
+                  get("event").strip(), get("data"), get("context"))
+        return row, session_id, get("connector-id").strip()
+
+    def _sweep(self, before: datetime) -> Iterator[SmtpSession]:
+        """Finish sessions idle since `before`: they ended without a `-` row (e.g. a restart)."""
+        for key in [k for k, s in self.open.items() if s.last_seen < before]:
+            yield self.open.pop(key).finish(self.source)
+
+
+def _row_time(text: str) -> datetime | None:
+    """The row's UTC time; None for anything else, including years no Exchange ever logged."""
+    text = text.strip()
+    if not _ROW_TIME.fullmatch(text):
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return value if value.year >= 1990 else None  # keeps `time - IDLE` arithmetic safe
+
+
+def _utf16(head: bytes) -> str | None:
+    """The UTF-16 codec when the file was re-saved as UTF-16 (Exchange itself writes UTF-8)."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(head) == 4 and head[1] == head[3] == 0 and head[0] and head[2]:
+        return "utf-16-le"
+    if len(head) == 4 and head[0] == head[2] == 0 and head[1] and head[3]:
+        return "utf-16-be"
+    return None
+
+
+def _lines(source: str) -> Iterator[tuple[int, str, bool] | InputProblem]:
+    """(line number, text, ended with a newline) for each line, reading at most MAX_LINE at once.
+
+    UTF-8 (with or without BOM) is decoded line by line so one stray Windows-1252 byte costs a
+    single note, not the file; lines holding NUL bytes are binary junk and are skipped.
+    """
+    with open(source, "rb") as raw:
+        head = raw.read(4)
+        raw.seek(0)
+        encoding = _utf16(head)
+        stream = (io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="\n")
+                  if encoding else raw)
+        newline = "\n" if encoding else b"\n"
+        number = 0
+        warned = False
+        while chunk := stream.readline(MAX_LINE):
+            number += 1
+            complete = chunk.endswith(newline)
+            if not complete and len(chunk) >= MAX_LINE:
+                while chunk and not chunk.endswith(newline):
+                    chunk = stream.readline(MAX_LINE)
+                yield InputProblem(Location(source, number),
+                                   f"line longer than {MAX_LINE // 1024} KiB; skipped")
+                continue
+            if isinstance(chunk, bytes):
+                if b"\0" in chunk:
+                    yield InputProblem(Location(source, number),
+                                       "binary data (NUL bytes), not a log row; skipped")
+                    continue
+                try:
+                    chunk = chunk.decode("utf-8")
+                except UnicodeDecodeError:
+                    chunk = chunk.decode("cp1252", errors="replace")
+                    if not warned:
+                        warned = True
+                        yield InputProblem(Location(source, number),
+                                           "not valid UTF-8; read as Windows-1252 "
+                                           "(first such line)")
+            text = chunk.rstrip("\r\n")
+            yield number, text.lstrip("\ufeff") if number == 1 else text, complete

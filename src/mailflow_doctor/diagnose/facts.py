@@ -17,7 +17,7 @@ from ..ipspace import PrefixSet
 from ..knowledge.endpoints import Snapshot
 from ..model import FlowVerdict, SmtpSession, TraceEvent
 
-# How far around the first/last defer EOP sessions still count as "at the time of the defers".
+# How long after the last defer EOP sessions still count as "at the time of the defers".
 WINDOW_SLACK = timedelta(minutes=15)
 
 # Classes of delivery failure, from the enhanced code and the Winsock code of a defer.
@@ -101,11 +101,15 @@ class Facts:
 
     @property
     def window(self) -> tuple[datetime, datetime] | None:
-        """From the first to the last defer, widened by a little slack."""
+        """From the first defer to a little after the last one.
+
+        No slack before the first defer: whatever broke delivery broke it by then, and
+        sessions just before it are the last ones that still worked.
+        """
         if not self.defers:
             return None
         times = [e.time_utc for e in self.defers]
-        return min(times) - WINDOW_SLACK, max(times) + WINDOW_SLACK
+        return min(times), max(times) + WINDOW_SLACK
 
     @property
     def classes(self) -> Counter[str]:
@@ -126,10 +130,10 @@ class Facts:
         return Activity(prefixes, hits, in_window)
 
     def trace_sources(self, events: list[TraceEvent]) -> list[str]:
-        return [e.source_ip for e in events if e.source_ip and _is_ip(e.source_ip)]
+        return [e.source_ip for e in events if e.source_ip and is_ip(e.source_ip)]
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -156,7 +160,7 @@ def _target_from_trace(events: list[TraceEvent]) -> Target | None:
     failing = [e for e in events if e.event in ("defer", "fail") and e.reason]
     pool = failing or [e for e in events if e.event == "send"]
     ips = Counter(ip for e in pool if (ip := (e.reason.target_ip if e.reason else e.target_ip))
-                  and _is_ip(ip))
+                  and is_ip(ip))
     hosts = Counter(h for e in pool if (h := (e.reason.target_host if e.reason else e.target_fqdn)))
     if not ips and not hosts:
         return None
@@ -192,6 +196,6 @@ def derive(evidence: Evidence, snapshot: Snapshot, destination: Target | None = 
 
     published = snapshot.eop_prefixes
     facts.eop_sessions = [s for s in evidence.sessions
-                          if s.log_type == "receive" and _is_ip(s.remote_ip)
+                          if s.log_type == "receive" and is_ip(s.remote_ip)
                           and s.remote_ip in published]
     return facts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
 
 from ..model import Report
 
@@ -58,6 +59,9 @@ def render(report: Report) -> str:
             lines.append(f"  ... and {len(report.problems) - 20} more")
         lines.append("")
     lines.append("Inputs:")
-    for path, kind in report.inputs:
-        lines.append(f"  {kind:28} {path}")
+    by_kind = Counter(kind for _, kind in report.inputs)
+    for kind, count in sorted(by_kind.items()):
+        paths = [p for p, k in report.inputs if k == kind]
+        shown = paths[0] if count == 1 else f"{count} files, e.g. {paths[0]}"
+        lines.append(f"  {kind:24} {shown}")
     return "\n".join(lines) + "\n"

@@ -3,6 +3,6 @@
 Adding a check means writing a module with `check(facts) -> list[Finding]` and listing it here.
 """
 
-from . import connectivity, firewall
+from . import connectivity, firewall, sources
 
-CHECKS = (firewall.check, connectivity.check)
+CHECKS = (firewall.check, connectivity.check, sources.check)

@@ -42,15 +42,23 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
                        "refused or timed out in the message trace")
 
     gap, open_ = facts.activity(missing), facts.activity(permitted)
+    # Compare at the time of the defers when there are any: before a recent change the
+    # missing ranges did get through, and that is consistent, not contradictory.
+    when = " while the defers accumulated" if facts.window else ""
+    gap_n, open_n = ((gap.in_window, open_.in_window) if facts.window
+                     else (len(gap.sessions), len(open_.sessions)))
     if facts.evidence.sessions:
-        if open_.sessions and not gap.sessions:
+        if open_n and not gap_n:
             confidence += 0.1
-            support.append(f"the receive logs hold {len(open_.sessions)} EOP session(s), all from "
+            support.append(f"the receive logs hold {open_n} EOP session(s){when}, all from "
                            "permitted ranges, and none from the missing ones")
-        elif gap.sessions:
+            if gap.last:
+                support.append(f"the missing ranges last reached Exchange at "
+                               f"{gap.last:%Y-%m-%d %H:%M}Z, which points to a recent change")
+        elif gap_n:
             confidence -= 0.3
-            doubts.append(f"{len(gap.sessions)} EOP session(s) from the ranges this configuration "
-                          "denies did reach Exchange: another path or a different active "
+            doubts.append(f"{gap_n} EOP session(s) from the ranges this configuration denies "
+                          f"reached Exchange{when}: another path or a different active "
                           "configuration may apply")
 
     deferred_src = facts.trace_sources(blocked)
@@ -107,8 +115,9 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
             "indeterminate_prefixes": (verdict.prefixes("indeterminate") & facts.eop).cidrs(),
             "rule": cite.rule_dict(deciding.rule, deciding.default) if deciding else None,
             "decisions": [_decision_dict(d) for d in verdict.decisions],
-            "sessions_from_missing": len(gap.sessions),
-            "sessions_from_permitted": len(open_.sessions),
+            "sessions_from_missing": gap_n,
+            "sessions_from_permitted": open_n,
+            "last_session_from_missing": gap.last.isoformat() if gap.last else None,
             "notes": list(verdict.notes),
         },
     )

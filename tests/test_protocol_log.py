@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailflow_doctor.evidence.exchange import protocol_log
+from mailflow_doctor.evidence import textio
 from mailflow_doctor.evidence.exchange._smtp_session import remote_ip
 from mailflow_doctor.evidence.textio import read_head
 from mailflow_doctor.model import Certificate, InputProblem, Location, SmtpSession
@@ -521,7 +522,7 @@ def test_cp1252_byte_in_data(tmp_path):
 
 
 def test_overlong_line(tmp_path):
-    huge = "x" * (protocol_log.MAX_LINE * 3)
+    huge = "x" * (textio.MAX_LINE * 3)
     path = write(tmp_path, RECEIVE + SAMPLE_A[:2] + [huge] + SAMPLE_A[2:])
     parsed = protocol_log.parse(path)
     assert [(p.location.line, p.message) for p in parsed.problems] == [

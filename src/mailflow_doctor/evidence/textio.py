@@ -8,11 +8,14 @@ the choice is made once, and a file that is not text is rejected with a clear me
 from __future__ import annotations
 
 import codecs
+import io
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..model import InputProblem, Location
 
 HEAD_BYTES = 8192
+MAX_LINE = 64 * 1024  # longer "lines" are junk, not records; never buffer more than this
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -85,3 +88,47 @@ def read_head(path: str | Path) -> str:
     if encoding == "utf-8" and _looks_binary(raw):
         return ""
     return raw.decode(encoding, errors="ignore").lstrip("\ufeff")
+
+
+def iter_lines(path: str | Path, max_line: int = MAX_LINE
+               ) -> Iterator[tuple[int, str, bool] | InputProblem]:
+    """Stream (line number, text, ended with a newline) for big logs, in bounded memory.
+
+    UTF-8 (with or without BOM) is decoded line by line so one stray Windows-1252 byte costs a
+    single note, not the file; lines holding NUL bytes are binary junk and are reported and
+    skipped; over-long lines are skipped whole. UTF-16 files are decoded as a stream.
+    """
+    source = str(path)
+    with open(source, "rb") as raw:
+        encoding = _encoding_of(raw.read(200))
+        raw.seek(0)
+        utf16 = encoding.startswith("utf-16")
+        stream = (io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="\n")
+                  if utf16 else raw)
+        newline = "\n" if utf16 else b"\n"
+        number, warned = 0, False
+        while chunk := stream.readline(max_line):
+            number += 1
+            complete = chunk.endswith(newline)
+            if not complete and len(chunk) >= max_line:
+                while chunk and not chunk.endswith(newline):
+                    chunk = stream.readline(max_line)
+                yield InputProblem(Location(source, number),
+                                   f"line longer than {max_line // 1024} KiB; skipped")
+                continue
+            if isinstance(chunk, bytes):
+                if b"\0" in chunk:
+                    yield InputProblem(Location(source, number),
+                                       "binary data (NUL bytes), not a text line; skipped")
+                    continue
+                try:
+                    chunk = chunk.decode("utf-8")
+                except UnicodeDecodeError:
+                    chunk = chunk.decode("cp1252", errors="replace")
+                    if not warned:
+                        warned = True
+                        yield InputProblem(Location(source, number),
+                                           "not valid UTF-8; read as Windows-1252 "
+                                           "(first such line)")
+            text = chunk.rstrip("\r\n")
+            yield number, text.lstrip("\ufeff") if number == 1 else text, complete

@@ -12,9 +12,7 @@ naming file and line; every good row is still used.
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,13 +20,13 @@ from pathlib import Path
 from typing import Literal
 
 from ...model import InputProblem, Location, Parsed, SmtpSession
+from ..textio import iter_lines
 from ._smtp_session import Row, SessionState
 
 KIND = "smtp-protocol-log"
 
 STANDARD_FIELDS = ("date-time", "connector-id", "session-id", "sequence-number", "local-endpoint",
                    "remote-endpoint", "event", "data", "context")
-MAX_LINE = 64 * 1024  # longer lines are junk, not log rows; never buffer more than this
 MAX_PROBLEMS = 100  # per file; a binary file must not turn into a million problems
 IDLE = timedelta(minutes=30)  # Exchange drops idle sessions long before this
 SWEEP_EVERY = 1024  # rows between looks for sessions that ended without a `-` row
@@ -110,7 +108,7 @@ class _LogReader:
 
     def items(self) -> Iterator[Item]:
         try:
-            for entry in _lines(self.source):
+            for entry in iter_lines(self.source):
                 if isinstance(entry, InputProblem):
                     yield entry
                     continue
@@ -212,55 +210,3 @@ def _row_time(text: str) -> datetime | None:
         return None
     return value if value.year >= 1990 else None  # keeps `time - IDLE` arithmetic safe
 
-
-def _utf16(head: bytes) -> str | None:
-    """The UTF-16 codec when the file was re-saved as UTF-16 (Exchange itself writes UTF-8)."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if len(head) == 4 and head[1] == head[3] == 0 and head[0] and head[2]:
-        return "utf-16-le"
-    if len(head) == 4 and head[0] == head[2] == 0 and head[1] and head[3]:
-        return "utf-16-be"
-    return None
-
-
-def _lines(source: str) -> Iterator[tuple[int, str, bool] | InputProblem]:
-    """(line number, text, ended with a newline) for each line, reading at most MAX_LINE at once.
-
-    UTF-8 (with or without BOM) is decoded line by line so one stray Windows-1252 byte costs a
-    single note, not the file; lines holding NUL bytes are binary junk and are skipped.
-    """
-    with open(source, "rb") as raw:
-        head = raw.read(4)
-        raw.seek(0)
-        encoding = _utf16(head)
-        stream = (io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="\n")
-                  if encoding else raw)
-        newline = "\n" if encoding else b"\n"
-        number = 0
-        warned = False
-        while chunk := stream.readline(MAX_LINE):
-            number += 1
-            complete = chunk.endswith(newline)
-            if not complete and len(chunk) >= MAX_LINE:
-                while chunk and not chunk.endswith(newline):
-                    chunk = stream.readline(MAX_LINE)
-                yield InputProblem(Location(source, number),
-                                   f"line longer than {MAX_LINE // 1024} KiB; skipped")
-                continue
-            if isinstance(chunk, bytes):
-                if b"\0" in chunk:
-                    yield InputProblem(Location(source, number),
-                                       "binary data (NUL bytes), not a log row; skipped")
-                    continue
-                try:
-                    chunk = chunk.decode("utf-8")
-                except UnicodeDecodeError:
-                    chunk = chunk.decode("cp1252", errors="replace")
-                    if not warned:
-                        warned = True
-                        yield InputProblem(Location(source, number),
-                                           "not valid UTF-8; read as Windows-1252 "
-                                           "(first such line)")
-            text = chunk.rstrip("\r\n")
-            yield number, text.lstrip("\ufeff") if number == 1 else text, complete

@@ -207,8 +207,10 @@ class Decision:
 
     prefixes: PrefixSet
     action: Action
-    rule: RuleRef | None  # None: the default at the end (implicit deny, chain policy)
-    default: str | None = None  # "implicit deny of access-list outside_in", "policy DROP of FORWARD"
+    # The deciding rule; for the default at the end, the line that sets it (the access-group
+    # binding, the chain policy header). None only when no such line exists.
+    rule: RuleRef | None
+    default: str | None = None  # set for defaults: "implicit deny at the end of access-list X"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ def run(*args: str) -> tuple[int, dict | str]:
     result = runner.invoke(app, list(args))
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     out = result.stdout
-    return result.exit_code, json.loads(out) if "--format" in args and "json" in args else out
+    wants_json = "json" in args and "--output" not in args
+    return result.exit_code, json.loads(out) if wants_json else out
 
 
 def causes(report: dict) -> list[str]:
@@ -148,7 +149,8 @@ def test_iptables_dnat_gateway_dropping_one_range(tmp_path):
     assert d["inside_destination"].startswith("10.0.0.25")
     assert d["ingress"] == "eth0"
     assert d["rule"]["text"] == "-A SMTP_IN -j DROP"
-    assert d["rule"]["location"].endswith("gw01.rules:26")
+    drop_line = IPTABLES_GW.splitlines().index("-A SMTP_IN -j DROP") + 1
+    assert d["rule"]["location"] == f"{tmp_path / 'gw01.rules'}:{drop_line}"
     assert "2a01:111:f400::/48" not in d["missing_prefixes"]
     kinds = {i["kind"] for i in report["inputs"]}
     assert {"iptables-save", "message-trace-detail", "smtp-protocol-log"} <= kinds

@@ -15,9 +15,12 @@ import typer
 from .diagnose.engine import diagnose as run_diagnosis
 from .diagnose.facts import Target, parse_destination
 from .evidence.collect import collect
+from .evidence.trace.reason import decode_reason
+from .knowledge.codes import explain
 from .knowledge.endpoints import snapshot
 from .model import Report
 from .report import RENDERERS
+from .report import decode as decode_report
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,
@@ -111,6 +114,20 @@ def diagnose(
     report = _diagnose(list(paths or []), forced, fmt, output, instance, destination, ingress)
     serious = any(f.severity in ("error", "warning") for f in report.findings)
     raise typer.Exit(EXIT_FINDINGS if serious else EXIT_OK)
+
+
+@app.command()
+def decode(
+    reason: Annotated[str, typer.Argument(
+        help="A Defer/Fail reason from a message trace, e.g. 'Reason: [{LED=450 4.4.316 ...}'.")],
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Explain one Defer/Fail reason string: its fields, what it means and what to fix."""
+    decoded = decode_reason(reason)
+    if decoded is None:
+        raise fail("no SMTP reply or LED=... found in the reason text")
+    render = decode_report.render_json if fmt is Format.json else decode_report.render_text
+    typer.echo(render(decoded, explain(decoded)), nl=False)
 
 
 def demo_case() -> Path:

@@ -1,0 +1,113 @@
+"""Checks and ranking on partial and single-source evidence (SYNTHETIC files), and `decode`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from typer.testing import CliRunner
+
+from casegen import extended_csv, extended_row, led, receive_log
+from mailflow_doctor.cli import app
+from mailflow_doctor.diagnose.engine import rank
+from mailflow_doctor.model import Cause, Finding
+
+runner = CliRunner()
+DAY = datetime(2026, 11, 23, 9, tzinfo=timezone.utc)
+HOST, IP = "mail.contoso.example", "203.0.113.25"
+
+
+def diagnose_json(*paths) -> tuple[int, dict]:
+    result = runner.invoke(app, ["diagnose", *map(str, paths), "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def defers(tmp_path, reason_for, n=5, source="40.107.1.1", event="DEFER"):
+    rows = [extended_row(DAY + timedelta(minutes=10 * i), event, i, source=source,
+                         target_ip=IP, target_host=HOST, status=reason_for(DAY))
+            for i in range(n)]
+    path = tmp_path / "trace.csv"
+    extended_csv(path, rows, encoding="utf-8-sig")
+    return path
+
+
+def test_trace_only_refusals_say_what_evidence_would_settle_it(tmp_path):
+    trace = defers(tmp_path, lambda t: led("450", "4.4.316 Connection refused", 10061, HOST, IP, t))
+    code, report = diagnose_json(trace)
+    assert code == 1
+    top = report["findings"][0]
+    assert top["cause"] == "service-not-listening"
+    assert top["confidence"] < 0.6  # the trace alone cannot tell a firewall from a dead service
+    assert "firewall configuration" in top["explanation"]
+    assert top["details"]["destination"] == f"{IP}:25"
+    missing = " ".join(report["missing_evidence"])
+    assert "SmtpReceive" in missing and "firewall" in missing
+
+
+def test_subject_mismatch_is_named_from_the_trace(tmp_path):
+    reason = ("[{LED=450 4.4.317 Cannot connect to remote server [Message=SubjectMismatch "
+              "Expected Subject: mail.contoso.example. Presented Subject: CN=EXCH01. "
+              f"Thumbprint: D0AC2FC63B9C5798828B45D849BE8D33.] [LastAttemptedServerName={HOST}] "
+              f"[LastAttemptedIP={IP}:25] [SmtpSecurity=-1;-1]}};{{MSG=SubjectMismatch}};"
+              f"{{FQDN={HOST}}};{{IP={IP}}};{{LRT=11/23/2026 9:00:00 AM}}]")
+    code, report = diagnose_json(defers(tmp_path, lambda t: reason))
+    assert code == 1
+    assert [f["cause"] for f in report["findings"]] == ["cert-name-mismatch"]
+    f = report["findings"][0]
+    assert f["confidence"] >= 0.8
+    assert "Presented Subject: CN=EXCH01" in f["explanation"]
+    assert any("TlsCertificateName" in step for step in f["remediation"])
+
+
+def test_expired_messages_are_reported(tmp_path):
+    trace = defers(tmp_path, lambda t: led("550", "5.4.316 Message expired, connection refused",
+                                           10061, HOST, IP, t), n=2, event="FAIL")
+    _, report = diagnose_json(trace)
+    causes = [f["cause"] for f in report["findings"]]
+    assert "message-expired" in causes and "service-not-listening" in causes
+    expired = next(f for f in report["findings"] if f["cause"] == "message-expired")
+    assert expired["details"]["recipients"] == ["user0@example.net", "user1@example.net"]
+
+
+def test_timeouts_without_firewall_evidence_are_network_timeout(tmp_path):
+    trace = defers(tmp_path, lambda t: led("450", "4.4.315 Connection timed out", 10060, HOST,
+                                           IP, t))
+    _, report = diagnose_json(trace)
+    assert report["findings"][0]["cause"] == "network-timeout"
+
+
+def test_eop_from_unpublished_addresses(tmp_path):
+    receive_log(tmp_path / "RECV2026112309-1.LOG",
+                [(DAY, "40.95.90.67"), (DAY + timedelta(minutes=5), "40.107.2.2")])
+    code, report = diagnose_json(tmp_path)
+    assert code == 1
+    f = report["findings"][0]
+    assert f["cause"] == "eop-source-unpublished" and f["severity"] == "warning"
+    assert f["details"]["unpublished_sources"] == {"40.95.90.0/24": 1}
+
+
+def test_decode_text_and_json():
+    reason = ("Reason: [{LED=450 4.4.316 Connection refused};{MSG=Socket error code 10061};"
+              "{FQDN=smtp.tailspintoys.ca};{IP=13.92.177.139};{LRT=3/16/2017 4:59:18 PM}]. "
+              "OutboundProxyTargetIP: 13.92.177.139. OutboundProxyTargetHostName: "
+              "smtp.tailspintoys.ca")
+    text = runner.invoke(app, ["decode", reason])
+    assert text.exit_code == 0
+    assert "10061" in text.stdout and "WSAECONNREFUSED" in text.stdout
+    data = json.loads(runner.invoke(app, ["decode", reason, "--format", "json"]).stdout)
+    assert data["reason"]["enhanced_code"] == "4.4.316"
+    assert data["reason"]["ip"] == "13.92.177.139"
+    assert data["reason"]["lrt"] == "2017-03-16T16:59:18+00:00"
+    assert data["explanation"]["cause"] == "service-not-listening"
+    assert "firewall-blocks-eop" in data["explanation"]["related_causes"]
+    bad = runner.invoke(app, ["decode", "hello"])
+    assert bad.exit_code == 2 and "no SMTP reply" in bad.stderr
+
+
+def test_rank_puts_errors_first_then_confidence():
+    def f(sev, conf):
+        return Finding(Cause.THROTTLED, sev, conf, "t", "e")
+    ranked = rank([f("warning", 0.99), f("error", 0.5), f("info", 1.0), f("error", 0.9)])
+    assert [(x.severity, x.confidence) for x in ranked] == [
+        ("error", 0.9), ("error", 0.5), ("warning", 0.99), ("info", 1.0)]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+from casegen import extended_csv, extended_row, led, receive_log
 from typer.testing import CliRunner
 
-from casegen import extended_csv, extended_row, led, receive_log
 from mailflow_doctor.cli import app
 from mailflow_doctor.diagnose.engine import rank
 from mailflow_doctor.model import Cause, Finding

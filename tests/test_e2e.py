@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from casegen import detail_csv, extended_csv, extended_row, led, receive_log, us
 from typer.testing import CliRunner
 
-from casegen import detail_csv, extended_csv, extended_row, led, receive_log, us
 from mailflow_doctor.cli import app, demo_case
 
 runner = CliRunner()

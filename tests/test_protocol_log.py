@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailflow_doctor.evidence.exchange import protocol_log
 from mailflow_doctor.evidence import textio
+from mailflow_doctor.evidence.exchange import protocol_log
 from mailflow_doctor.evidence.exchange._smtp_session import remote_ip
 from mailflow_doctor.evidence.textio import read_head
 from mailflow_doctor.model import Certificate, InputProblem, Location, SmtpSession

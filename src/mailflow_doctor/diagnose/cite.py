@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..model import EvidenceRef, RuleRef, SmtpSession, TraceEvent
+from pathlib import Path
+
+from ..model import EvidenceRef, Location, RuleRef, SmtpSession, TraceEvent
 
 EXCERPT_MAX = 300
 
@@ -31,3 +33,9 @@ def rule_dict(r: RuleRef | None, default: str | None = None) -> dict | None:
     if r is None:
         return None
     return {"name": r.name, "text": r.text, "location": str(r.location), "default": default}
+
+
+def short(location: Location) -> str:
+    """`file:line` with the file's name only, for prose; evidence keeps the full path."""
+    name = Path(location.source).name
+    return f"{name}:{location.line}" if location.line is not None else name

@@ -7,6 +7,8 @@ logs only from the ranges the firewall permits, and deferred EOP sources inside 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ...model import Cause, Decision, Finding, FlowVerdict
 from .. import cite
 from ..facts import REFUSED, TIMEOUT, Facts, failure_class
@@ -71,9 +73,9 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
 
     deciding, permitting = _deciding(verdict), _permitting(verdict)
     dest = verdict.inside_destination or verdict.destination
-    where = f" arriving on {verdict.ingress}" if verdict.ingress else ""
+    where = f" arriving on interface {verdict.ingress}" if verdict.ingress else ""
     explanation = (
-        f"{verdict.config} permits TCP {verdict.destination.rsplit(':', 1)[-1]} to "
+        f"{Path(verdict.config).name} permits TCP {verdict.destination.rsplit(':', 1)[-1]} to "
         f"{verdict.destination}"
         + (f" (inside address {verdict.inside_destination})" if verdict.inside_destination else "")
         + f" from only part of Microsoft's published EOP ranges{where}. "
@@ -81,7 +83,7 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
     )
     if deciding and deciding.rule:
         explanation += (f" They are decided by {deciding.default or 'the rule'} at "
-                        f"{deciding.rule.location}.")
+                        f"{cite.short(deciding.rule.location)}.")
     if support:
         explanation += " This agrees with the other evidence: " + "; ".join(support) + "."
     if doubts:
@@ -91,7 +93,7 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
     if permitting and permitting.rule:
         remediation.append(
             f"Simplest change: add the missing prefixes to the sources of the rule that already "
-            f"permits EOP ({permitting.rule.location}: {permitting.rule.text}).")
+            f"permits EOP ({cite.short(permitting.rule.location)}: {permitting.rule.text}).")
     remediation.append(f"Keep the rule in line with {facts.snapshot.label}; the published ranges "
                        "change, so re-check after every update.")
     remediation.append("Queued messages are retried by Exchange Online automatically; confirm in "

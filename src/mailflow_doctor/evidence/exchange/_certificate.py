@@ -11,9 +11,9 @@ the `;`-joined SAN list can be told apart for certain.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from ...model import Certificate
+from ..timefmt import parse_time
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
@@ -33,27 +33,6 @@ _LABELS = {
 }
 _SENT = "sending certificate"
 _REMOTE = "remote certificate"
-
-
-def parse_time(text: str) -> datetime | None:
-    """An ISO 8601 or US-style time as UTC; None when it is neither (the old format is [UNV])."""
-    text = text.strip()
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        value = None
-        for pattern in ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S"):
-            try:
-                value = datetime.strptime(text, pattern)
-                break
-            except ValueError:
-                continue
-    if value is None:
-        return None
-    try:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except OverflowError:  # e.g. year 1 with a positive offset
-        return None
 
 
 class CertificateLines:

@@ -23,8 +23,18 @@ from ...ipspace import IPAddress, PrefixSet
 from ...model import Decision, FlowVerdict, Parsed
 from ..textio import read_text
 from ._asa_rules import Ace, AsaModel, AsaReader, Binding, StaticNat
-from ._walk import (Candidate, Walk, all_of, any_of, endpoint, family_sources, port_in,
-                    reduce_rule, skipped_note, source_port_matches)
+from ._walk import (
+    Candidate,
+    Walk,
+    all_of,
+    any_of,
+    endpoint,
+    family_sources,
+    port_in,
+    reduce_rule,
+    skipped_note,
+    source_port_matches,
+)
 
 KIND = "cisco-asa-config"
 VENDOR = "cisco-asa"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ...model import InputProblem, Location, Parsed
 from ..textio import UnreadableInput, read_text
-from ._time import parse_time
+from ..timefmt import parse_time
 
 EXCERPT_CHARS = 300
 

@@ -20,7 +20,7 @@ import re
 from functools import lru_cache
 
 from ...model import DeferReason
-from ._time import parse_time
+from ..timefmt import parse_time
 
 __all__ = ["decode_reason"]
 

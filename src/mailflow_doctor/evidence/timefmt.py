@@ -1,4 +1,4 @@
-"""Timestamps as Exchange Online writes them, read as UTC.
+"""Timestamps as Exchange and Exchange Online write them, read as UTC.
 
 Message-trace exports and reason strings carry times in the US culture of the service
 (`3/16/2017 4:59:18 PM`), in ISO 8601 (`2023-03-07T18:46:06.378Z`) or, from exports made on a
@@ -10,8 +10,8 @@ exception: a bad time costs one record, not the file.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 
 UTC = timezone.utc
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime, timedelta, timezone
 
 from casegen import extended_csv, extended_row, led, receive_log
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app
+from mailflow_doctor.cli import app, demo_case
 from mailflow_doctor.diagnose.engine import rank
 from mailflow_doctor.model import Cause, Finding
 
@@ -111,3 +112,22 @@ def test_rank_puts_errors_first_then_confidence():
     ranked = rank([f("warning", 0.99), f("error", 0.5), f("info", 1.0), f("error", 0.9)])
     assert [(x.severity, x.confidence) for x in ranked] == [
         ("error", 0.9), ("error", 0.5), ("warning", 0.99), ("info", 1.0)]
+
+
+def test_without_firewall_config_silent_ranges_point_to_a_partial_block(tmp_path):
+    import shutil
+
+    from mailflow_doctor.cli import demo_case
+    case = tmp_path / "case"
+    shutil.copytree(demo_case(), case)
+    shutil.rmtree(case / "firewall")
+    _, report = diagnose_json(case)
+    top = report["findings"][0]
+    assert top["cause"] == "firewall-blocks-eop"
+    assert top["title"].startswith("Suspected")
+    assert top["details"]["missing_prefixes"] == ["52.102.0.0/15", "104.47.0.0/17"]
+    assert top["details"]["rule"] is None
+    assert 0.5 <= top["confidence"] < 0.9  # below the 0.95 of the case with the configuration
+    service = next(f for f in report["findings"] if f["cause"] == "service-not-listening")
+    assert service["confidence"] < top["confidence"]
+    assert "Yet 39 EOP session(s)" in service["explanation"]

@@ -114,7 +114,8 @@ def _finding(facts: Facts, klass: str, events: list[TraceEvent]) -> Finding | No
     explanation = kind.meaning.format(**fill) + (
         f" {len(events)} attempt(s) between {first:%Y-%m-%d %H:%M}Z and {last:%Y-%m-%d %H:%M}Z.")
     if because:
-        explanation += " " + "; ".join(because).capitalize() + "."
+        text = "; ".join(because)
+        explanation += " " + text[0].upper() + text[1:] + "."
     if unknown:
         explanation += " Would settle it: " + ", ".join(unknown) + "."
     evidence = [cite.trace_event(e) for e in events[:3]]

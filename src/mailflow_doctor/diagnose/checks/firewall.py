@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...ipspace import PrefixSet
 from ...model import Cause, Decision, Finding, FlowVerdict
 from .. import cite
 from ..facts import REFUSED, TIMEOUT, Facts, failure_class
@@ -125,6 +126,71 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
     )
 
 
+def _blocks(prefixes: PrefixSet) -> list[str]:
+    """Published ranges cut into /16 (IPv4) and /48 (IPv6) blocks, fine enough to tell a
+    partial ACL apart, coarse enough that a day of sessions lands in each open block."""
+    out: list[str] = []
+    for net in prefixes.networks():
+        size = 16 if net.version == 4 else 48
+        out += [str(n) for n in (net.subnets(new_prefix=size) if net.prefixlen < size else [net])]
+    return out
+
+
+def _suspected(facts: Facts) -> Finding | None:
+    """Without a firewall configuration: refusals plus EOP ranges gone silent in the logs.
+
+    When connections are refused or time out while the receive logs, at the same time, show
+    EOP sessions from some published ranges and none from others, a partial block is the best
+    reading; the configuration is what would confirm it and name the rule.
+    """
+    blocked = [e for e in facts.defers if failure_class(e) in (REFUSED, TIMEOUT)]
+    if facts.verdicts or not blocked or not facts.window or not facts.eop_sessions:
+        return None
+    nets = [PrefixSet.parse(n) for n in _blocks(facts.eop)]
+    heard = [n for n in nets if facts.activity(n).in_window]
+    silent = [n for n in nets if not facts.activity(n).in_window]
+    if not heard or not silent:
+        return None  # all silent: nothing reached Exchange at all; that is not a partial block
+    sources = facts.trace_sources(blocked)
+    if sources:
+        silent = [n for n in silent if any(ip in n for ip in sources)]
+        if not silent or any(ip in n for n in heard for ip in sources):
+            return None  # attempts failed from ranges that did get through: not this
+    missing = PrefixSet()
+    for n in silent:
+        missing = missing | n
+    permitted = PrefixSet()
+    for n in heard:
+        permitted = permitted | n
+    confidence = 0.65 if sources else 0.5
+    target = facts.target.endpoint if facts.target and facts.target.ip else "the endpoint"
+    explanation = (
+        f"{len(blocked)} attempt(s) to {target} were refused or timed out, while the receive "
+        f"logs at the same time show EOP sessions from {', '.join(permitted.cidrs())} and none "
+        f"from {', '.join(missing.cidrs())}"
+        + (f"; the failed attempts came from {', '.join(sorted(set(sources))[:3])}"
+           if sources else "")
+        + ". That is the pattern of a firewall that permits only part of the EOP ranges. "
+        "Would settle it: the external firewall's configuration (ASA running-config or "
+        "iptables-save), which names the rule.")
+    return Finding(
+        cause=Cause.FIREWALL_BLOCKS_EOP, severity="error", confidence=confidence,
+        title=f"Suspected: a firewall blocks {len(missing.cidrs())} EOP range(s) to {target}",
+        explanation=explanation,
+        remediation=(f"Check the firewall rule that permits TCP 25 to {target}: it must include "
+                     f"{', '.join(facts.eop.cidrs())}.",
+                     "Run this diagnosis again with the firewall configuration to get the "
+                     "exact missing prefixes and the deciding rule."),
+        evidence=tuple([cite.trace_event(e) for e in blocked[:3]]
+                       + [cite.session(s) for s in facts.activity(permitted).sessions[:2]]),
+        details={"destination": target, "missing_prefixes": missing.cidrs(),
+                 "permitted_prefixes": permitted.cidrs(), "rule": None,
+                 "basis": "receive-log silence per EOP range", "needs": ["firewall-config"]},
+    )
+
+
 def check(facts: Facts) -> list[Finding]:
-    """One finding per firewall configuration that leaves EOP ranges out."""
-    return [f for v in facts.verdicts if (f := _finding(facts, v))]
+    """One finding per firewall configuration that leaves EOP ranges out (or a suspicion)."""
+    found = [f for v in facts.verdicts if (f := _finding(facts, v))]
+    suspected = _suspected(facts)
+    return found + [suspected] if suspected else found

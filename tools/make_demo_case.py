@@ -20,7 +20,7 @@ from pathlib import Path
 CASE = Path(__file__).resolve().parent.parent / "src" / "mailflow_doctor" / "demo" / "case"
 START = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 CHANGE = datetime(2026, 11, 23, 13, 40, tzinfo=timezone.utc)
-END = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+END = datetime(2026, 11, 23, 20, 30, tzinfo=timezone.utc)  # when the trace was exported
 PUBLIC, INSIDE, FQDN = "13.92.177.139", "10.20.0.25", "smtp.tailspintoys.ca"
 SERVER = "EXCH01"
 CONNECTOR = "Outbound to 4b0c2f7e-9d31-4c55-8a0e-6f1d2e3c4b5a"

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from .diagnose.engine import diagnose as run_diagnosis
 from .diagnose.facts import Target, parse_destination
+from .diagnose.trace_summary import summarise
 from .evidence.collect import collect
 from .evidence.trace.reason import decode_reason
 from .knowledge.codes import explain
@@ -21,6 +23,7 @@ from .knowledge.endpoints import snapshot
 from .model import Report
 from .report import RENDERERS
 from .report import decode as decode_report
+from .report import trace as trace_report
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,
@@ -128,6 +131,48 @@ def decode(
         raise fail("no SMTP reply or LED=... found in the reason text")
     render = decode_report.render_json if fmt is Format.json else decode_report.render_text
     typer.echo(render(decoded, explain(decoded)), nl=False)
+
+
+class _TraceGroup(TyperGroup):
+    """`trace PATH...` lists the events; `trace summary ...` and `trace fetch ...` are named."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+trace_app = typer.Typer(cls=_TraceGroup, no_args_is_help=True,
+                        help="Read message trace exports on their own (events, summary, fetch).")
+app.add_typer(trace_app, name="trace")
+PathsArg = Annotated[list[Path], typer.Argument(
+    help="Message trace exports or folders; each file's kind is detected from its content.")]
+
+
+def _trace_events(paths: list[Path]) -> list:
+    evidence = collect(paths)
+    for problem in evidence.problems:
+        typer.echo(f"warning: {problem}", err=True)
+    if not evidence.trace:
+        raise fail("no message trace events found in " + ", ".join(map(str, paths)))
+    return evidence.trace
+
+
+@trace_app.command("show")
+def trace_show(paths: PathsArg, fmt: FormatOpt = Format.text, output: OutputOpt = None) -> None:
+    """Print the normalised events (the default of `trace PATH...`)."""
+    events = _trace_events(paths)
+    render = trace_report.events_json if fmt is Format.json else trace_report.events_text
+    emit(render(events), output)
+
+
+@trace_app.command("summary")
+def trace_summary(paths: PathsArg, fmt: FormatOpt = Format.text,
+                  output: OutputOpt = None) -> None:
+    """Per target: delivered, deferred, failed and pending messages, errors, hourly timeline."""
+    targets = summarise(_trace_events(paths))
+    render = trace_report.summary_json if fmt is Format.json else trace_report.summary_text
+    emit(render(targets), output)
 
 
 def demo_case() -> Path:

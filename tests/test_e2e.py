@@ -264,3 +264,18 @@ def test_damaged_files_still_diagnose(tmp_path, damage):
     assert code == 1
     assert report["findings"][0]["cause"] == "firewall-blocks-eop"
     assert any(str(log) in p["location"] for p in report["problems"])
+
+
+def test_explicit_options_override_detection(tmp_path):
+    case = demo_case()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("this is not a trace\n")
+    code, report = run("diagnose", "--trace", str(case / "trace"), "--trace", str(notes),
+                       "--receive-logs", str(case / "exchange"),
+                       "--firewall-config", str(case / "firewall"), "--format", "json")
+    assert code == 1
+    assert report["findings"][0]["cause"] == "firewall-blocks-eop"
+    assert report["findings"][0]["details"]["missing_prefixes"] == ["52.102.0.0/15",
+                                                                    "104.47.0.0/17"]
+    # The file named as a trace but not one is reported with its name, the rest still used.
+    assert any(p["location"].startswith(str(notes)) for p in report["problems"])

@@ -1,0 +1,100 @@
+"""Ground truth: the iptables evaluator's verdict equals what the Linux kernel does.
+
+Each ruleset (SYNTHETIC) is loaded into a gateway namespace; sources from every decided EOP
+prefix (first, middle and last address of each) connect from a sender namespace to the public
+address, DNAT'ed to a listener in a server namespace. Permitted ⇔ connected, prefix by prefix.
+These tests need root, iproute2 and iptables; they fail rather than skip when those are missing,
+so CI cannot pass without having run them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from mailflow_doctor.evidence.firewall import iptables
+from mailflow_doctor.knowledge.endpoints import snapshot
+from netns import topology, write
+
+EOP4 = snapshot("worldwide").eop_prefixes.family(4)
+
+DNAT = """\
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 198.51.100.25/32 -i eth0 -p tcp -m tcp --dport 25 -j DNAT --to-destination 10.0.0.25:25
+COMMIT
+"""
+
+RULESETS = {
+    "one-range-dropped": DNAT + """\
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:SMTP_IN - [0:0]
+-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -d 10.0.0.25/32 -i eth0 -p tcp -m tcp --dport 25 -j SMTP_IN
+-A SMTP_IN -s 40.92.0.0/15 -j ACCEPT
+-A SMTP_IN -s 40.107.0.0/16 -j ACCEPT
+-A SMTP_IN -s 52.100.0.0/14 -j ACCEPT
+-A SMTP_IN -j LOG --log-prefix "SMTP_IN drop: "
+-A SMTP_IN -j DROP
+COMMIT
+""",
+    "partial-ranges-reject-return-iprange": DNAT + """\
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:EOP - [0:0]
+:BLOCKLIST - [0:0]
+-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -i eth1 -j ACCEPT
+-A FORWARD -p tcp -m multiport --dports 25,587 -j BLOCKLIST
+-A FORWARD -d 10.0.0.25/32 -p tcp --dport 25 -j EOP
+-A FORWARD -p tcp -j REJECT --reject-with tcp-reset
+-A BLOCKLIST -s 52.102.0.0/16 -j DROP
+-A BLOCKLIST -p tcp -m iprange --src-range 104.47.64.0-104.47.95.255 -j REJECT --reject-with tcp-reset
+-A BLOCKLIST -j RETURN
+-A EOP ! -s 40.0.0.0/8 -j RETURN
+-A EOP -s 40.92.0.0/16 -j ACCEPT
+-A EOP -s 40.107.0.0/16 -j ACCEPT
+-A EOP -j DROP
+-A FORWARD -s 52.100.0.0/14 -p tcp --dport 25 -j ACCEPT
+COMMIT
+""",
+}
+
+
+def sample_sources(cidrs: list[str]) -> list[str]:
+    out: list[str] = []
+    for cidr in cidrs:
+        net = ipaddress.ip_network(cidr)
+        for ip in (net[0], net[net.num_addresses // 2], net[-1]):
+            if str(ip) not in out:
+                out.append(str(ip))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(RULESETS))
+def test_iptables_verdict_matches_the_kernel(tmp_path, name):
+    rules = RULESETS[name]
+    parsed = iptables.parse(write(tmp_path / f"{name}.rules", rules))
+    assert not parsed.problems
+    verdict = parsed.records[0].evaluate(EOP4, ipaddress.ip_address("198.51.100.25"), 25)
+    assert not verdict.prefixes("indeterminate")
+    decided = [c for d in verdict.decisions for c in d.prefixes.cidrs()]
+    sources = sample_sources(decided)
+    with topology(sources, EOP4.cidrs()) as net:
+        net.load_iptables(rules)
+        outcome = net.probe(sources)
+    assert set(outcome) == set(sources)
+    for src in sources:
+        predicted = src in verdict.permitted
+        assert (outcome[src] == "connected") == predicted, (src, outcome[src], predicted)
+    # Both kinds of answer were exercised, and the kernel agreed on each.
+    assert {outcome[s] == "connected" for s in sources} == {True, False}

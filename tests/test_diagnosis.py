@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import datetime, timedelta, timezone
 
@@ -115,9 +116,7 @@ def test_rank_puts_errors_first_then_confidence():
 
 
 def test_without_firewall_config_silent_ranges_point_to_a_partial_block(tmp_path):
-    import shutil
 
-    from mailflow_doctor.cli import demo_case
     case = tmp_path / "case"
     shutil.copytree(demo_case(), case)
     shutil.rmtree(case / "firewall")
@@ -130,4 +129,4 @@ def test_without_firewall_config_silent_ranges_point_to_a_partial_block(tmp_path
     assert 0.5 <= top["confidence"] < 0.9  # below the 0.95 of the case with the configuration
     service = next(f for f in report["findings"] if f["cause"] == "service-not-listening")
     assert service["confidence"] < top["confidence"]
-    assert "Yet 39 EOP session(s)" in service["explanation"]
+    assert re.search(r"Yet \d+ EOP session\(s\) reached Exchange", service["explanation"])

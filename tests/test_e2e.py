@@ -279,3 +279,30 @@ def test_explicit_options_override_detection(tmp_path):
                                                                     "104.47.0.0/17"]
     # The file named as a trace but not one is reported with its name, the rest still used.
     assert any(p["location"].startswith(str(notes)) for p in report["problems"])
+
+
+def test_nftables_config_is_detected_and_diagnosed(tmp_path):
+    (tmp_path / "ruleset.conf").write_text("""\
+# SYNTHETIC fixture for mailflow-doctor tests
+table ip nat {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		iifname "wan0" ip daddr 198.51.100.25 tcp dport 25 dnat to 10.0.0.25
+	}
+}
+table inet filter {
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state established,related accept
+		iifname "wan0" ip daddr 10.0.0.25 tcp dport 25 ip saddr { 40.92.0.0/15, 40.107.0.0/16, 104.47.0.0/17 } accept
+	}
+}
+""")
+    code, report = run("diagnose", str(tmp_path), "--destination", "198.51.100.25",
+                       "--format", "json")
+    assert code == 1
+    d = report["findings"][0]["details"]
+    assert d["vendor"] == "nftables" and d["ingress"] == "wan0"
+    assert d["missing_prefixes"] == ["52.100.0.0/14"]
+    assert d["rule"]["default"] == "policy drop of base chain forward"
+    assert d["rule"]["location"].endswith("ruleset.conf:10")

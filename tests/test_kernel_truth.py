@@ -1,9 +1,9 @@
-"""Ground truth: the iptables evaluator's verdict equals what the Linux kernel does.
+"""Ground truth: the iptables and nftables verdicts equal what the Linux kernel does.
 
 Each ruleset (SYNTHETIC) is loaded into a gateway namespace; sources from every decided EOP
 prefix (first, middle and last address of each) connect from a sender namespace to the public
 address, DNAT'ed to a listener in a server namespace. Permitted ⇔ connected, prefix by prefix.
-These tests need root, iproute2 and iptables; they fail rather than skip when those are missing,
+These tests need root, iproute2, iptables and nftables; they fail rather than skip when those are missing,
 so CI cannot pass without having run them.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from netns import run, topology, write
 
-from mailflow_doctor.evidence.firewall import iptables
+from mailflow_doctor.evidence.firewall import iptables, nftables
 from mailflow_doctor.knowledge.endpoints import snapshot
-from netns import topology, write
 
 EOP4 = snapshot("worldwide").eop_prefixes.family(4)
 
@@ -98,3 +98,88 @@ def test_iptables_verdict_matches_the_kernel(tmp_path, name):
         assert (outcome[src] == "connected") == predicted, (src, outcome[src], predicted)
     # Both kinds of answer were exercised, and the kernel agreed on each.
     assert {outcome[s] == "connected" for s in sources} == {True, False}
+
+
+NFT_RULESETS = {
+    "set-with-dnat": """\
+table ip nat {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		iifname "eth0" ip daddr 198.51.100.25 tcp dport 25 dnat to 10.0.0.25:25
+	}
+}
+table inet filter {
+	set eop_smtp {
+		type ipv4_addr
+		flags interval
+		elements = { 40.92.0.0/15, 40.107.0.0/16,
+			     52.100.0.0/15 }
+	}
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state established,related accept
+		iifname "eth0" ip daddr 10.0.0.25 tcp dport 25 jump smtp_in
+	}
+	chain smtp_in {
+		ip saddr @eop_smtp counter accept
+		ip saddr 104.47.0.0/18 tcp dport { 25, 587 } accept
+		log prefix "smtp drop " drop
+	}
+}
+""",
+    # Two base chains on the forward hook: accept in the first does not end the second.
+    "two-base-chains": """\
+table ip nat {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		ip daddr 198.51.100.25 tcp dport 25 dnat to 10.0.0.25
+	}
+}
+table ip edge {
+	chain forward_in {
+		type filter hook forward priority -10; policy accept;
+		ip saddr 52.100.0.0/14 reject with tcp reset
+		ip saddr != 40.0.0.0/8 tcp dport 25 accept
+	}
+}
+table ip core {
+	chain forward_in {
+		type filter hook forward priority 10; policy accept;
+		ct state established accept
+		ip saddr 104.47.64.0-104.47.127.255 drop
+		ip saddr 40.92.0.0/16 goto deny
+	}
+	chain deny {
+		counter drop
+	}
+}
+""",
+}
+
+
+def check_against_kernel(rules_file, load, dump_json=None):
+    parsed_text = nftables.parse(rules_file)
+    assert not parsed_text.problems, parsed_text.problems
+    verdict = parsed_text.records[0].evaluate(EOP4, ipaddress.ip_address("198.51.100.25"), 25)
+    assert not verdict.prefixes("indeterminate")
+    sources = sample_sources([c for d in verdict.decisions for c in d.prefixes.cidrs()])
+    with topology(sources, EOP4.cidrs()) as net:
+        load(net)
+        outcome = net.probe(sources)
+        dumped = run("nft", "-j", "list", "ruleset", ns=net.gateway)
+    for src in sources:
+        assert (outcome[src] == "connected") == (src in verdict.permitted), (src, outcome[src])
+    assert {outcome[s] == "connected" for s in sources} == {True, False}
+    return verdict, dumped
+
+
+@pytest.mark.parametrize("name", sorted(NFT_RULESETS))
+def test_nftables_text_and_json_verdicts_match_the_kernel(tmp_path, name):
+    rules = NFT_RULESETS[name]
+    path = write(tmp_path / f"{name}.nft", rules)
+    verdict, dumped = check_against_kernel(path, lambda net: net.load_nft(rules))
+    # The kernel's own JSON listing of the loaded ruleset gives the same answer.
+    from_json = nftables.parse(write(tmp_path / f"{name}.json", dumped))
+    assert not from_json.problems, from_json.problems
+    again = from_json.records[0].evaluate(EOP4, ipaddress.ip_address("198.51.100.25"), 25)
+    assert again.permitted == verdict.permitted and again.denied == verdict.denied

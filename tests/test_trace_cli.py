@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+from casegen import extended_csv, extended_row, led
 from typer.testing import CliRunner
 
-from casegen import extended_csv, extended_row, led
 from mailflow_doctor.cli import app, demo_case
 
 runner = CliRunner()

@@ -20,7 +20,7 @@ from .textio import UnreadableInput, read_head
 READERS: dict[str, tuple[str, ...]] = {
     "trace": ("trace.extended_csv", "trace.detail_csv"),
     "receive-logs": ("exchange.protocol_log",),
-    "firewall-config": ("firewall.asa", "firewall.iptables"),
+    "firewall-config": ("firewall.asa", "firewall.nftables", "firewall.iptables"),
 }
 UNRECOGNISED = "unrecognised"
 

@@ -50,6 +50,9 @@ class IptRule:
     families: set[int] = field(default_factory=set)  # of the addresses written, before negation
 
 
+LOOPBACK = {"lo"}
+
+
 def interface_matches(spec: tuple[str, bool], name: str) -> bool:
     """`-i eth+` matches every name starting with eth; `!` inverts."""
     pattern, negated = spec
@@ -65,6 +68,7 @@ class Flow:
     port: int
     ingress: str | None
     dnat: bool = False  # conntrack's virtual DNAT state
+    publishing: bool = False  # walking nat PREROUTING, where `-i` tells us the ingress
     notes: list[str] = field(default_factory=list)
 
     def _note(self, text: str) -> None:
@@ -87,10 +91,18 @@ class Flow:
             return False
         in_if: Tri = True
         if rule.in_if is not None:
-            if self.ingress is None:
+            if self.ingress is not None:
+                in_if = interface_matches(rule.in_if, self.ingress)
+            elif rule.in_if[0] in LOOPBACK:
+                in_if = rule.in_if[1]  # mail from the internet never arrives on loopback
+            elif self.publishing:
+                # DNAT rules are where the ingress is learnt from: the one that publishes the
+                # endpoint names the interface that faces the internet.
                 self._note("ingress interface unknown: rules with -i were taken to match")
             else:
-                in_if = interface_matches(rule.in_if, self.ingress)
+                self._note("ingress interface unknown: rules with -i could not be decided "
+                           "(give --ingress)")
+                in_if = None
         if rule.out_if is not None:
             self._note("egress interface unknown: rules with -o were taken to match")
         return all_of(fixed, in_if, None if rule.unknown else True)
@@ -118,7 +130,7 @@ def _range(value: str) -> PrefixSet:
         raise RuleError(f"bad address range {value!r}") from None
 
 
-def _ports(value: str) -> PortRanges:
+def parse_ports(value: str) -> PortRanges:
     """`25`, `20:21`, `1024:` or a multiport list `25,587,1000:2000`."""
     out = []
     try:
@@ -229,11 +241,11 @@ def _apply(rule: IptRule, opt: str, args: list[str], neg: bool) -> None:
         if a not in EXACT_MODULES:
             rule.unknown.append(f"-m {a}")
     elif opt in ("--dport", "--destination-port", "--dports", "--destination-ports"):
-        rule.dports = invert_ports(_ports(a)) if neg else _ports(a)
+        rule.dports = invert_ports(parse_ports(a)) if neg else parse_ports(a)
     elif opt in ("--sport", "--source-port", "--sports", "--source-ports"):
-        rule.sports = invert_ports(_ports(a)) if neg else _ports(a)
+        rule.sports = invert_ports(parse_ports(a)) if neg else parse_ports(a)
     elif opt == "--ports":
-        rule.ports = invert_ports(_ports(a)) if neg else _ports(a)
+        rule.ports = invert_ports(parse_ports(a)) if neg else parse_ports(a)
     elif opt in ("--state", "--ctstate"):
         rule.states = (frozenset(s.upper() for s in a.split(",")), neg)
     elif opt == "--syn":

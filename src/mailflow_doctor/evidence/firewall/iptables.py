@@ -163,7 +163,7 @@ def choose_chain(chains: dict[str, Chain], inside: IPAddress, dnat: bool) -> tup
     return "FORWARD", "no DNAT: evaluated FORWARD, taking the destination to be behind this box"
 
 
-def _classify(chains: dict[str, Chain], rule: IptRule, nat: bool) -> Step:
+def classify(chains: dict[str, Chain], rule: IptRule, nat: bool) -> Step:
     t = rule.target
     if t is None or t in NON_TERMINAL:
         return Step("continue")
@@ -217,7 +217,7 @@ class IptablesRuleset:
                       "sources this rule might match are indeterminate")
 
         inside, final_ingress = None, ingress
-        for piece, outcome in self._dnat(space, dst, port, ingress, walk, uncertain):
+        for piece, outcome in self.dnat_pieces(space, dst, port, ingress, walk, uncertain):
             if outcome == INDETERMINATE:
                 continue  # already decided by _dnat
             if outcome is None:
@@ -240,14 +240,14 @@ class IptablesRuleset:
         return walk.verdict(self.source, self.vendor, asked, inside=inside,
                             ingress=final_ingress)
 
-    def _dnat(self, space: PrefixSet, dst: IPAddress, port: int, ingress: str | None,
+    def dnat_pieces(self, space: PrefixSet, dst: IPAddress, port: int, ingress: str | None,
               walk: Walk, uncertain: Callable[[IptRule], None]
               ) -> list[tuple[PrefixSet, object]]:
         """Split the sources by what nat PREROUTING does with them (DNAT target or nothing)."""
         if not self.nat or "PREROUTING" not in self.nat:
             return [(space, None)]
         pieces: list[tuple[PrefixSet, object]] = []
-        flow = Flow(dst, port, ingress)
+        flow = Flow(dst, port, ingress, publishing=True)
 
         def emit(part: PrefixSet, outcome: object, ref: RuleRef | None, default: str | None):
             if not part:
@@ -256,7 +256,7 @@ class IptablesRuleset:
                 walk.decide(part, "indeterminate", ref)
             pieces.append((part, outcome))
 
-        ChainWalker(self.nat, flow.condition, lambda r: _classify(self.nat, r, True),
+        ChainWalker(self.nat, flow.condition, lambda r: classify(self.nat, r, True),
                     lambda chain: (None, "no DNAT"), emit, uncertain).run("PREROUTING", space)
         for text in flow.notes:
             walk.note(text.replace("rules with", "nat rules with"))
@@ -282,7 +282,7 @@ class IptablesRuleset:
             action = VERDICTS.get(chain.policy, "indeterminate")
             return action, f"policy {chain.policy} of chain {chain.name}"
 
-        ChainWalker(self.filter, flow.condition, lambda r: _classify(self.filter, r, False),
+        ChainWalker(self.filter, flow.condition, lambda r: classify(self.filter, r, False),
                     policy, lambda part, out, ref, default: walk.decide(part, out, ref, default),
                     uncertain).run(name, space)
         for text in flow.notes:

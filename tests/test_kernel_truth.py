@@ -10,11 +10,13 @@ so CI cannot pass without having run them.
 from __future__ import annotations
 
 import ipaddress
+import shlex
 
 import pytest
 from netns import run, topology, write
 
 from mailflow_doctor.evidence.firewall import iptables, nftables
+from mailflow_doctor.fixes import propose
 from mailflow_doctor.knowledge.endpoints import snapshot
 
 EOP4 = snapshot("worldwide").eop_prefixes.family(4)
@@ -183,3 +185,24 @@ def test_nftables_text_and_json_verdicts_match_the_kernel(tmp_path, name):
     assert not from_json.problems, from_json.problems
     again = from_json.records[0].evaluate(EOP4, ipaddress.ip_address("198.51.100.25"), 25)
     assert again.permitted == verdict.permitted and again.denied == verdict.denied
+
+
+@pytest.mark.parametrize("kind, name", [("iptables", "one-range-dropped"),
+                                        ("iptables", "partial-ranges-reject-return-iprange"),
+                                        ("nftables", "set-with-dnat"),
+                                        ("nftables", "two-base-chains")])
+def test_printed_fix_applied_to_the_kernel_lets_every_range_through(tmp_path, kind, name):
+    rules = (RULESETS if kind == "iptables" else NFT_RULESETS)[name]
+    reader = iptables if kind == "iptables" else nftables
+    path = write(tmp_path / f"{name}.conf", rules)
+    dst = ipaddress.ip_address("198.51.100.25")
+    verdict = reader.parse(path).records[0].evaluate(EOP4, dst, 25)
+    fix = propose(verdict, verdict.denied, dst, 25)
+    assert fix is not None and fix.verified, fix and fix.verification
+    sources = sample_sources(EOP4.cidrs() + verdict.denied.cidrs())
+    with topology(sources, EOP4.cidrs()) as net:
+        net.load_iptables(rules) if kind == "iptables" else net.load_nft(rules)
+        for command in fix.commands:
+            run(*shlex.split(command), ns=net.gateway)
+        outcome = net.probe(sources)
+    assert {src: outcome[src] for src in sources} == {src: "connected" for src in sources}

@@ -5,6 +5,7 @@ Exit codes (a contract): 0 nothing wrong found, 1 problems found, 2 bad usage or
 
 from __future__ import annotations
 
+import ipaddress
 from enum import Enum
 from importlib import resources
 from pathlib import Path
@@ -13,16 +14,20 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
+from .diagnose.audit import audit as run_audit
+from .diagnose.audit import fixes as propose_fixes
 from .diagnose.engine import diagnose as run_diagnosis
 from .diagnose.facts import Target, parse_destination
 from .diagnose.trace_summary import summarise
 from .evidence.collect import collect
 from .evidence.trace.reason import decode_reason
+from .ipspace import PrefixSet
 from .knowledge.codes import explain
 from .knowledge.endpoints import snapshot
 from .model import Report
 from .report import RENDERERS
 from .report import decode as decode_report
+from .report import firewall as firewall_report
 from .report import trace as trace_report
 
 app = typer.Typer(
@@ -173,6 +178,60 @@ def trace_summary(paths: PathsArg, fmt: FormatOpt = Format.text,
     targets = summarise(_trace_events(paths))
     render = trace_report.summary_json if fmt is Format.json else trace_report.summary_text
     emit(render(targets), output)
+
+
+firewall_app = typer.Typer(no_args_is_help=True,
+                           help="Ask a firewall configuration about EOP → your SMTP endpoint.")
+app.add_typer(firewall_app, name="firewall")
+ConfigsArg = Annotated[list[Path], typer.Argument(
+    help="Firewall configurations (ASA running-config, iptables-save, nftables); several are "
+         "layers of one path.")]
+DestinationOpt = Annotated[str, typer.Option(help="The public SMTP endpoint, IP[:PORT].")]
+SourcesOpt = Annotated[Optional[str], typer.Option(
+    help="Comma-separated CIDRs to ask about instead of the EOP ranges.")]
+IngressOpt = Annotated[Optional[str], typer.Option(
+    help="Interface facing the internet; default: from the NAT that publishes the endpoint.")]
+
+
+def _firewall_question(configs: list[Path], destination: str, sources: str | None,
+                       instance: Instance, ingress: str | None):
+    try:
+        target = parse_destination(destination)
+        asked = PrefixSet.parse(*sources.split(",")) if sources else \
+            snapshot(instance.value).eop_prefixes
+    except ValueError as exc:
+        raise fail(f"{exc}") from None
+    evidence = collect([], {"firewall-config": configs})
+    for problem in evidence.problems:
+        typer.echo(f"warning: {problem}", err=True)
+    if not evidence.firewalls:
+        raise fail("no readable firewall configuration in " + ", ".join(map(str, configs)))
+    address = ipaddress.ip_address(target.ip)
+    return run_audit(evidence.firewalls, asked, address, target.port, ingress), address, target
+
+
+@firewall_app.command("audit")
+def firewall_audit(configs: ConfigsArg, destination: DestinationOpt, sources: SourcesOpt = None,
+                   instance: InstanceOpt = Instance.worldwide, ingress: IngressOpt = None,
+                   fmt: FormatOpt = Format.text, output: OutputOpt = None) -> None:
+    """Which of the EOP ranges may reach DESTINATION over TCP, and which rule decides each."""
+    result, _, _ = _firewall_question(configs, destination, sources, instance, ingress)
+    render = firewall_report.audit_json if fmt is Format.json else firewall_report.audit_text
+    emit(render(result), output)
+    raise typer.Exit(EXIT_FINDINGS if result.missing else EXIT_OK)
+
+
+@firewall_app.command("fix")
+def firewall_fix(configs: ConfigsArg, destination: DestinationOpt, sources: SourcesOpt = None,
+                 instance: InstanceOpt = Instance.worldwide, ingress: IngressOpt = None,
+                 fmt: FormatOpt = Format.text, output: OutputOpt = None) -> None:
+    """The smallest additive change, in the firewall's own syntax, re-checked before printing."""
+    result, address, target = _firewall_question(configs, destination, sources, instance,
+                                                 ingress)
+    fixes = propose_fixes(result, address, target.port, ingress)
+    render = firewall_report.fixes_json if fmt is Format.json else firewall_report.fixes_text
+    emit(render(fixes), output)
+    raise typer.Exit(EXIT_FINDINGS if fixes else EXIT_OK)
 
 
 def demo_case() -> Path:

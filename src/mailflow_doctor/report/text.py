@@ -40,6 +40,11 @@ def render(report: Report) -> str:
             lines.append("   What to do:")
             for step in f.remediation:
                 lines.extend(_wrap(step, "     - ")[:1] + _wrap(step, "       ")[1:])
+        fix = f.details.get("fix")
+        if fix and fix.get("commands"):
+            state = "verified" if fix.get("verified") else "NOT verified"
+            lines.append(f"   The change ({state}):")
+            lines.extend(f"       {command}" for command in fix["commands"])
         if f.evidence:
             lines.append("   Evidence:")
             for e in f.evidence:

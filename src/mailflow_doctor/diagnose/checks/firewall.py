@@ -7,8 +7,10 @@ logs only from the ranges the firewall permits, and deferred EOP sources inside 
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
+from ...fixes import Fix, propose
 from ...ipspace import PrefixSet
 from ...model import Cause, Decision, Finding, FlowVerdict
 from .. import cite
@@ -29,6 +31,13 @@ def _deciding(verdict: FlowVerdict) -> Decision | None:
 def _permitting(verdict: FlowVerdict) -> Decision | None:
     permits = [d for d in verdict.decisions if d.action == "permit" and d.rule]
     return max(permits, key=lambda d: d.prefixes.size(), default=None)
+
+
+def _fix(facts: Facts, verdict: FlowVerdict, missing: PrefixSet) -> Fix | None:
+    if not facts.target or not facts.target.ip:
+        return None
+    return propose(verdict, missing, ipaddress.ip_address(facts.target.ip), facts.target.port,
+                   facts.ingress)
 
 
 def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
@@ -91,7 +100,12 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
         explanation += " However, " + "; ".join(doubts) + "."
 
     remediation = [f"Permit TCP 25 from {', '.join(missing.cidrs())} to {dest}{where}."]
-    if permitting and permitting.rule:
+    fix = _fix(facts, verdict, missing)
+    if fix is not None:
+        remediation.append(f"{fix.summary} The exact change in {verdict.vendor} syntax is in "
+                           "details.fix; " + (fix.verification if fix.verified else
+                                              f"not verified: {fix.verification}") + ".")
+    elif permitting and permitting.rule:
         remediation.append(
             f"Simplest change: add the missing prefixes to the sources of the rule that already "
             f"permits EOP ({cite.short(permitting.rule.location)}: {permitting.rule.text}).")
@@ -122,6 +136,8 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
             "sessions_from_permitted": open_n,
             "last_session_from_missing": gap.last.isoformat() if gap.last else None,
             "notes": list(verdict.notes),
+            "fix": {"commands": fix.commands, "summary": fix.summary, "verified": fix.verified,
+                    "verification": fix.verification} if fix else None,
         },
     )
 

@@ -1,0 +1,71 @@
+"""Renderers for `firewall audit` and `firewall fix`."""
+
+from __future__ import annotations
+
+import json
+
+from ..diagnose.audit import Audit
+from ..diagnose.cite import rule_dict
+from ..fixes import Fix
+
+AUDIT_SCHEMA = "mailflow-doctor/firewall-audit/v1"
+
+
+def audit_dict(a: Audit) -> dict:
+    return {
+        "schema": AUDIT_SCHEMA,
+        "destination": a.destination,
+        "sources": a.sources.cidrs(),
+        "permitted_prefixes": a.permitted.cidrs(),
+        "missing_prefixes": a.missing.cidrs(),
+        "indeterminate_prefixes": a.indeterminate.cidrs(),
+        "configs": [{
+            "config": v.config, "vendor": v.vendor,
+            "inside_destination": v.inside_destination, "ingress": v.ingress,
+            "permitted_prefixes": (v.permitted & a.sources).cidrs(),
+            "missing_prefixes": (v.denied & a.sources).cidrs(),
+            "rules": [{"action": d.action, "prefixes": d.prefixes.cidrs(),
+                       "rule": rule_dict(d.rule, d.default)} for d in v.decisions],
+            "notes": list(v.notes),
+        } for v in a.verdicts],
+    }
+
+
+def audit_json(a: Audit) -> str:
+    return json.dumps(audit_dict(a), indent=2) + "\n"
+
+
+def audit_text(a: Audit) -> str:
+    lines = [f"Destination {a.destination}, sources {', '.join(a.sources.cidrs())}",
+             f"  permitted:     {', '.join(a.permitted.cidrs()) or '(none)'}",
+             f"  missing:       {', '.join(a.missing.cidrs()) or '(none)'}",
+             f"  indeterminate: {', '.join(a.indeterminate.cidrs()) or '(none)'}", ""]
+    for v in a.verdicts:
+        lines.append(f"{v.config} ({v.vendor})"
+                     + (f", inside {v.inside_destination}" if v.inside_destination else "")
+                     + (f", ingress {v.ingress}" if v.ingress else ""))
+        for d in v.decisions:
+            where = f"{d.rule.location}: {d.rule.text}" if d.rule else ""
+            lines.append(f"  {d.action:13} {', '.join(d.prefixes.cidrs())}")
+            lines.append(f"                {d.default + ' — ' if d.default else ''}{where}")
+        lines += [f"  note: {n}" for n in v.notes]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def fixes_json(fixes: list[Fix]) -> str:
+    return json.dumps({"schema": "mailflow-doctor/firewall-fix/v1", "fixes": [
+        {"config": f.config, "vendor": f.vendor, "summary": f.summary, "commands": f.commands,
+         "verified": f.verified, "verification": f.verification} for f in fixes]},
+        indent=2) + "\n"
+
+
+def fixes_text(fixes: list[Fix]) -> str:
+    if not fixes:
+        return "Nothing to change: every asked source is permitted (or undecidable offline).\n"
+    lines = []
+    for f in fixes:
+        lines += [f"{f.config} ({f.vendor})", f"  {f.summary}", ""]
+        lines += [f"    {c}" for c in f.commands]
+        lines += ["", f"  {'Verified' if f.verified else 'NOT verified'}: {f.verification}", ""]
+    return "\n".join(lines)

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from .diagnose.audit import audit as run_audit
 from .diagnose.audit import fixes as propose_fixes
+from .diagnose.drops import eop_drops
 from .diagnose.engine import diagnose as run_diagnosis
 from .diagnose.facts import Target, parse_destination
 from .diagnose.trace_summary import summarise
@@ -232,6 +233,24 @@ def firewall_fix(configs: ConfigsArg, destination: DestinationOpt, sources: Sour
     render = firewall_report.fixes_json if fmt is Format.json else firewall_report.fixes_text
     emit(render(fixes), output)
     raise typer.Exit(EXIT_FINDINGS if fixes else EXIT_OK)
+
+
+@firewall_app.command("drops")
+def firewall_drops(
+    logs: Annotated[list[Path], typer.Argument(
+        help="Firewall deny logs: kernel LOG lines (iptables/nftables), Cisco ASA syslog.")],
+    port: Annotated[int, typer.Option(help="The SMTP port the endpoint listens on.")] = 25,
+    instance: InstanceOpt = Instance.worldwide, fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+) -> None:
+    """Denied attempts from EOP to the SMTP port, per EOP range and network, first and last."""
+    evidence = collect([], {"firewall-log": logs})
+    for problem in evidence.problems:
+        typer.echo(f"warning: {problem}", err=True)
+    result = eop_drops(evidence.denies, snapshot(instance.value).eop_prefixes, port)
+    render = firewall_report.drops_json if fmt is Format.json else firewall_report.drops_text
+    emit(render(result), output)
+    raise typer.Exit(EXIT_FINDINGS if result.by_24 else EXIT_OK)
 
 
 def demo_case() -> Path:

@@ -252,6 +252,21 @@ class FirewallRuleset(Protocol):
     ) -> FlowVerdict: ...
 
 
+@dataclass(frozen=True)
+class DenyEvent:
+    """One firewall log line about a TCP connection attempt (times UTC when known)."""
+
+    time_utc: datetime | None
+    source_ip: str
+    dest_ip: str
+    dest_port: int
+    location: Location
+    action: Literal["deny", "logged"] = "deny"  # kernel LOG lines only say "logged"
+    rule: str | None = None  # ACL name or log prefix
+    interface: str | None = None
+    excerpt: str = ""
+
+
 # -- findings and report ---------------------------------------------------------------------------
 
 

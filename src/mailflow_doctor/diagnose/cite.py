@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..model import EvidenceRef, Location, RuleRef, SmtpSession, TraceEvent
+from ..model import DenyEvent, EvidenceRef, Location, RuleRef, SmtpSession, TraceEvent
 
 EXCERPT_MAX = 300
 
@@ -39,3 +39,7 @@ def short(location: Location) -> str:
     """`file:line` with the file's name only, for prose; evidence keeps the full path."""
     name = Path(location.source).name
     return f"{name}:{location.line}" if location.line is not None else name
+
+
+def deny(e: DenyEvent) -> EvidenceRef:
+    return EvidenceRef("firewall-log", str(e.location), _clip(e.excerpt))

@@ -13,7 +13,7 @@ from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 
-from ..model import FirewallRuleset, InputProblem, Location, SmtpSession, TraceEvent
+from ..model import DenyEvent, FirewallRuleset, InputProblem, Location, SmtpSession, TraceEvent
 from .textio import UnreadableInput, read_head
 
 # Category → reader modules, most specific first. A reader module has KIND, sniff(), parse().
@@ -21,6 +21,7 @@ READERS: dict[str, tuple[str, ...]] = {
     "trace": ("trace.extended_csv", "trace.detail_csv"),
     "receive-logs": ("exchange.protocol_log",),
     "firewall-config": ("firewall.asa", "firewall.nftables", "firewall.iptables"),
+    "firewall-log": ("firewall.deny_log",),
 }
 UNRECOGNISED = "unrecognised"
 
@@ -36,16 +37,17 @@ class Evidence:
     trace: list[TraceEvent] = field(default_factory=list)
     sessions: list[SmtpSession] = field(default_factory=list)
     firewalls: list[FirewallRuleset] = field(default_factory=list)
+    denies: list[DenyEvent] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (file, kind)
 
     @property
     def usable(self) -> bool:
-        return bool(self.trace or self.sessions or self.firewalls)
+        return bool(self.trace or self.sessions or self.firewalls or self.denies)
 
     def add(self, category: str, records: list) -> None:
-        {"trace": self.trace, "receive-logs": self.sessions,
-         "firewall-config": self.firewalls}[category].extend(records)
+        {"trace": self.trace, "receive-logs": self.sessions, "firewall-config": self.firewalls,
+         "firewall-log": self.denies}[category].extend(records)
 
 
 def _files(path: Path) -> Iterable[Path]:
@@ -104,7 +106,7 @@ def collect(paths: Iterable[str | Path] = (),
                     evidence.problems.append(InputProblem(
                         Location(str(path)),
                         "not a kind of evidence this tool reads (message trace export, "
-                        "SMTP protocol log, ASA or iptables-save configuration)"))
+                        "SMTP protocol log, firewall configuration or deny log)"))
                 continue
             _read(evidence, path, *found)
     return evidence

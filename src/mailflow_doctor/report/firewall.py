@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from ..diagnose.audit import Audit
 from ..diagnose.cite import rule_dict
+from ..diagnose.drops import DropGroup, Drops
 from ..fixes import Fix
 
 AUDIT_SCHEMA = "mailflow-doctor/firewall-audit/v1"
@@ -69,3 +71,37 @@ def fixes_text(fixes: list[Fix]) -> str:
         lines += [f"    {c}" for c in f.commands]
         lines += ["", f"  {'Verified' if f.verified else 'NOT verified'}: {f.verification}", ""]
     return "\n".join(lines)
+
+
+def _group_dict(g: DropGroup) -> dict:
+    return {"count": g.count, "first": g.first.isoformat() if g.first else None,
+            "last": g.last.isoformat() if g.last else None,
+            "destinations": sorted(g.destinations), "rules": sorted(g.rules)}
+
+
+def drops_json(d: Drops) -> str:
+    return json.dumps({"schema": "mailflow-doctor/firewall-drops/v1",
+                       "ranges": {k: _group_dict(g) for k, g in d.by_range.items()},
+                       "networks": {k: _group_dict(g) for k, g in d.by_24.items()},
+                       "logged_not_denied": d.logged_only}, indent=2) + "\n"
+
+
+def drops_text(d: Drops) -> str:
+    if not d.by_24:
+        return "No denied EOP connection attempts in the logs given.\n"
+    lines = ["Denied EOP attempts per published range and network:"]
+    for name, g in d.by_range.items():
+        lines.append(f"  {name:20} {g.count:7}  {_span(g)}")
+        for net, sub in d.by_24.items():
+            if ipaddress.ip_network(net).subnet_of(ipaddress.ip_network(name)):  # type: ignore[arg-type]
+                lines.append(f"    {net:18} {sub.count:7}  {_span(sub)}  "
+                             f"{', '.join(sorted(sub.destinations))}")
+    if d.logged_only:
+        lines.append(f"({d.logged_only} more logged without saying they were dropped)")
+    return "\n".join(lines) + "\n"
+
+
+def _span(g: DropGroup) -> str:
+    if not g.first or not g.last:
+        return ""
+    return f"{g.first:%Y-%m-%d %H:%M} – {g.last:%Y-%m-%d %H:%M}"

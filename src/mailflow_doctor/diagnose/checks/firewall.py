@@ -14,6 +14,7 @@ from ...fixes import Fix, propose
 from ...ipspace import PrefixSet
 from ...model import Cause, Decision, Finding, FlowVerdict
 from .. import cite
+from ..drops import Drops, eop_drops
 from ..facts import REFUSED, TIMEOUT, Facts, failure_class
 
 
@@ -73,6 +74,14 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
                           f"reached Exchange{when}: another path or a different active "
                           "configuration may apply")
 
+    drops = _drops(facts, missing, verdict)
+    if drops.by_24:
+        confidence += 0.1
+        times = [g.first for g in drops.by_range.values() if g.first]
+        support.append(f"the firewall's deny log holds {sum(g.count for g in drops.by_range.values())}"
+                       f" denied attempt(s) from the missing ranges"
+                       + (f", the first at {min(times):%Y-%m-%d %H:%M}" if times else ""))
+
     deferred_src = facts.trace_sources(blocked)
     in_gap = [ip for ip in deferred_src if ip in missing]
     if in_gap:
@@ -117,6 +126,7 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
     evidence = [cite.rule(d.rule) for d in verdict.decisions if d.rule]
     evidence += [cite.trace_event(e) for e in blocked[:3]]
     evidence += [cite.session(s) for s in open_.sessions[:2]]
+    evidence += [cite.deny(g.sample) for g in list(drops.by_range.values())[:2] if g.sample]
     return Finding(
         cause=Cause.FIREWALL_BLOCKS_EOP, severity="error", confidence=confidence,
         title=f"Firewall blocks {len(missing.cidrs())} EOP range(s) to {verdict.destination}",
@@ -139,6 +149,48 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
             "fix": {"commands": fix.commands, "summary": fix.summary, "verified": fix.verified,
                     "verification": fix.verification} if fix else None,
         },
+    )
+
+
+def _drops(facts: Facts, sources: PrefixSet, verdict: FlowVerdict | None = None) -> Drops:
+    """Deny-log entries for these sources to the target (public or, after NAT, inside)."""
+    port = facts.target.port if facts.target else 25
+    dests = {facts.target.ip} if facts.target and facts.target.ip else set()
+    if verdict and verdict.inside_destination:
+        dests.add(verdict.inside_destination.rsplit(":", 1)[0].strip("[]"))
+    return eop_drops(facts.evidence.denies, sources, port, dests or None)
+
+
+def _from_deny_log(facts: Facts) -> Finding | None:
+    """Without a configuration, the deny log itself shows which EOP networks are refused."""
+    drops = _drops(facts, facts.eop)
+    drops = drops if drops.by_24 else eop_drops(facts.evidence.denies, facts.eop,
+                                                facts.target.port if facts.target else 25)
+    if not drops.by_24:
+        return None
+    total = sum(g.count for g in drops.by_range.values())
+    ranges = ", ".join(f"{r} ({g.count})" for r, g in drops.by_range.items())
+    dests = sorted({d for g in drops.by_range.values() for d in g.destinations})
+    blocked = [e for e in facts.defers if failure_class(e) in (REFUSED, TIMEOUT)]
+    confidence = 0.75 + (0.1 if blocked else 0.0)
+    return Finding(
+        cause=Cause.FIREWALL_BLOCKS_EOP, severity="error", confidence=round(confidence, 2),
+        title=f"The firewall denied {total} connection(s) from EOP to port "
+              f"{facts.target.port if facts.target else 25}",
+        explanation=(f"The deny log shows EOP sources refused on their way to {', '.join(dests)}:"
+                     f" {ranges}. Denied networks: {', '.join(drops.by_24)}. Would settle the "
+                     "exact rule and the complete list of missing prefixes: the firewall "
+                     "configuration."),
+        remediation=(f"Permit TCP 25 from all of {', '.join(facts.eop.cidrs())} to the SMTP "
+                     "endpoint; the log shows at least the networks listed here are refused.",
+                     "Run this diagnosis with the firewall configuration for the exact change."),
+        evidence=tuple(cite.deny(g.sample) for g in drops.by_24.values() if g.sample)[:5],
+        details={"missing_prefixes": drops.prefixes.cidrs(), "ranges": {
+            r: g.count for r, g in drops.by_range.items()}, "denied_networks": {
+            n: {"count": g.count, "first": g.first.isoformat() if g.first else None,
+                "last": g.last.isoformat() if g.last else None}
+            for n, g in drops.by_24.items()}, "destinations": dests, "rule": None,
+            "basis": "firewall deny log"},
     )
 
 
@@ -206,7 +258,9 @@ def _suspected(facts: Facts) -> Finding | None:
 
 
 def check(facts: Facts) -> list[Finding]:
-    """One finding per firewall configuration that leaves EOP ranges out (or a suspicion)."""
-    found = [f for v in facts.verdicts if (f := _finding(facts, v))]
-    suspected = _suspected(facts)
-    return found + [suspected] if suspected else found
+    """One finding per configuration that leaves EOP ranges out; without a configuration, what
+    the deny log shows, or else a suspicion from the receive logs."""
+    if facts.verdicts:
+        return [f for v in facts.verdicts if (f := _finding(facts, v))]
+    other = _from_deny_log(facts) or _suspected(facts)
+    return [other] if other else []

@@ -1,0 +1,113 @@
+"""Firewall deny logs: real sample lines (from ../shared/reference/firewalls.md), SYNTHETIC EOP
+lines, the `firewall drops` view and the diagnosis that uses them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from mailflow_doctor.cli import app, demo_case
+from mailflow_doctor.evidence.firewall import asa, deny_log, iptables, nftables
+
+runner = CliRunner()
+
+REAL = [  # published samples, verbatim
+    '<164>Aug 28 2022 19:34:14: %ASA-4-106023: Deny tcp src outside:123.93.187.190/63659 dst '
+    'dmz-1:245.194.191.142/8827 by access-group "outside_access_in" [0x0, 0x0]',
+    "%ASA-2-106001: Inbound TCP connection denied from 10.132.0.147/2257 to 172.16.10.10/80 "
+    "flags SYN on interface inside",
+    "2019-09-26T11:55:18-04:00 ch3-core-fw01 : %ASA-6-106100: access-list prod-voice_in denied "
+    "tcp prod-voice/10.1.114.83(48466) -> inside/99.84.254.12(443) hit-cnt 3 300-second "
+    "interval [0x1d5dc28a, 0x00000000]",
+    "Jun 11 14:41:00 webserver-01 kernel: [423465.000000] [UFW BLOCK] IN=eth0 OUT= "
+    "MAC=aa:bb:cc:dd:ee:ff:11:22:33:44:55:66:08:00 SRC=185.220.101.33 DST=10.0.1.50 LEN=44 "
+    "TOS=0x00 PREC=0x00 TTL=49 ID=54321 PROTO=TCP SPT=44100 DPT=22 WINDOW=1024 RES=0x00 SYN "
+    "URGP=0",
+    "Nov 23 14:02:29 attack-ws kernel: [25432.112233] IN=eth0 OUT= "
+    "MAC=52:54:00:aa:bb:cc:52:54:00:11:22:33:08:00 SRC=10.0.0.20 DST=10.0.0.50 LEN=60 TOS=0x00 "
+    "PREC=0x00 TTL=63 ID=54321 DF PROTO=TCP SPT=51544 DPT=4444 WINDOW=64240 RES=0x00 SYN URGP=0",
+]
+EOP_LINES = [  # SYNTHETIC, in the same formats
+    'Nov 23 13:41:34 tailspin-fw01 : %ASA-4-106023: Deny tcp src outside:104.47.34.97/51234 '
+    'dst inside:10.20.0.25/25 by access-group "outside_access_in" [0x0, 0x0]',
+    "Nov 23 13:56:00 tailspin-fw01 : %ASA-4-106100: access-list outside_access_in denied tcp "
+    "outside/52.102.121.240(40123) -> inside/10.20.0.25(25) hit-cnt 1 first hit [0x2b7f3f90, 0x0]",
+    "Nov 23 14:06:00 tailspin-fw01 : %ASA-6-106015: Deny TCP (no connection) from "
+    "104.47.1.1/25 to 10.20.0.25/5555 flags RST on interface outside",
+]
+
+
+def write(tmp_path, lines, name="fw.log"):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_real_sample_lines(tmp_path):
+    events = deny_log.parse(write(tmp_path, REAL)).records
+    got = [(e.source_ip, e.dest_ip, e.dest_port, e.action, e.rule, e.interface) for e in events]
+    assert got == [
+        ("123.93.187.190", "245.194.191.142", 8827, "deny", "outside_access_in", "outside"),
+        ("10.132.0.147", "172.16.10.10", 80, "deny", None, "inside"),
+        ("10.1.114.83", "99.84.254.12", 443, "deny", "prod-voice_in", "prod-voice"),
+        ("185.220.101.33", "10.0.1.50", 22, "deny", "[UFW BLOCK]", "eth0"),
+        ("10.0.0.20", "10.0.0.50", 4444, "logged", None, "eth0"),
+    ]
+    assert events[0].time_utc.isoformat() == "2022-08-28T19:34:14+00:00"
+    assert events[2].time_utc.isoformat() == "2019-09-26T15:55:18+00:00"  # -04:00 → UTC
+    assert [e.location.line for e in events] == [1, 2, 3, 4, 5]
+
+
+def test_sniff_only_logs(tmp_path):
+    text = "\n".join(REAL)
+    assert deny_log.sniff(text)
+    assert not (asa.sniff(text) or iptables.sniff(text) or nftables.sniff(text))
+    assert not deny_log.sniff("access-list x extended permit tcp any any eq smtp\n")
+
+
+def test_drops_command_groups_eop_denies(tmp_path):
+    path = write(tmp_path, REAL + EOP_LINES)
+    result = runner.invoke(app, ["firewall", "drops", str(path), "--format", "json"])
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert list(data["ranges"]) == ["52.100.0.0/14", "104.47.0.0/17"]
+    assert data["networks"]["104.47.34.0/24"]["count"] == 1
+    assert data["networks"]["104.47.34.0/24"]["destinations"] == ["10.20.0.25:25"]
+    assert "104.47.1.0/24" not in data["networks"]  # 106015 is not a policy deny
+
+
+def test_deny_log_alone_names_denied_networks(tmp_path):
+    case = tmp_path / "case"
+    shutil.copytree(demo_case(), case)
+    shutil.rmtree(case / "firewall")
+    write(case, EOP_LINES, "asa-syslog.txt")
+    result = runner.invoke(app, ["diagnose", str(case), "--format", "json"])
+    top = json.loads(result.stdout)["findings"][0]
+    assert top["cause"] == "firewall-blocks-eop"
+    assert top["details"]["missing_prefixes"] == ["52.102.121.0/24", "104.47.34.0/24"]
+    assert top["details"]["basis"] == "firewall deny log"
+    assert {e["source"] for e in top["evidence"]} == {"firewall-log"}
+
+
+def test_deny_log_strengthens_the_configuration_finding(tmp_path):
+    case = tmp_path / "case"
+    shutil.copytree(demo_case(), case)
+    write(case, EOP_LINES, "asa-syslog.txt")
+    top = json.loads(runner.invoke(app, ["diagnose", str(case), "--format", "json"]).stdout)[
+        "findings"][0]
+    assert top["details"]["missing_prefixes"] == ["52.102.0.0/15", "104.47.0.0/17"]
+    assert "deny log holds 2 denied attempt(s)" in top["explanation"]
+    assert "firewall-log" in {e["source"] for e in top["evidence"]}
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",)), max_size=200), max_size=20))
+def test_random_lines_never_raise(tmp_path, lines):
+    path = tmp_path / "fuzz.log"
+    path.write_text("\n".join(REAL[:1] + lines), encoding="utf-8")
+    parsed = deny_log.parse(path)
+    assert parsed.records and parsed.records[0].dest_port == 8827

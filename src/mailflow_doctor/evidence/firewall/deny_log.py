@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,25 +24,29 @@ KIND = "firewall-deny-log"
 _KERNEL = re.compile(
     r"IN=(?P<in>\S*) OUT=\S*.*? SRC=(?P<src>[0-9a-fA-F.:]+) "
     r"DST=(?P<dst>[0-9a-fA-F.:]+) .*?PROTO=(?P<proto>\S+)(?: SPT=\d+ DPT=(?P<dport>\d+))?")
-_ASA_106023 = re.compile(
-    r"%(?:ASA|FTD)-\d-106023: Deny (?P<proto>\w+) src (?P<in>[^:\s]+):(?P<src>[0-9a-fA-F.:]+?)"
-    r"/\d+ dst [^:\s]+:(?P<dst>[0-9a-fA-F.:]+?)/(?P<dport>\d+).*?by access-group "
-    r"\"(?P<acl>[^\"]+)\"")
-_ASA_106100 = re.compile(
-    r"%(?:ASA|FTD)-\d-106100: access-list (?P<acl>\S+) denied (?P<proto>\w+) "
-    r"(?P<in>[^/\s]+)/(?P<src>[0-9a-fA-F.:]+)\(\d+\) -> [^/\s]+/(?P<dst>[0-9a-fA-F.:]+)"
-    r"\((?P<dport>\d+)\)")
-_ASA_106001 = re.compile(
-    r"%(?:ASA|FTD)-\d-106001: Inbound (?P<proto>TCP) connection denied from "
-    r"(?P<src>[0-9a-fA-F.:]+)/\d+ to (?P<dst>[0-9a-fA-F.:]+)/(?P<dport>\d+) .*?on interface "
-    r"(?P<in>\S+)")
-_ASA_710003 = re.compile(
-    r"%(?:ASA|FTD)-\d-710003: (?P<proto>TCP) access denied by ACL from "
-    r"(?P<src>[0-9a-fA-F.:]+)/\d+ to (?P<in>[^:\s]+):(?P<dst>[0-9a-fA-F.:]+)/(?P<dport>\d+)")
-_ASA = (_ASA_106023, _ASA_106100, _ASA_106001, _ASA_710003)
+# ASA/FTD message bodies, by message id; each is matched right after `%ASA-<level>-<id>: `.
+_ASA_ID = re.compile(r"%(?:ASA|FTD)-\d-(\d{6}): ")
+_ASA_BODIES = {
+    "106023": re.compile(
+        r"Deny (?P<proto>\w+) src (?P<in>[^:\s]+):(?P<src>[0-9a-fA-F.:]+?)/\d+ dst "
+        r"[^:\s]+:(?P<dst>[0-9a-fA-F.:]+?)/(?P<dport>\d+).*?by access-group \"(?P<acl>[^\"]+)\""),
+    "106100": re.compile(
+        r"access-list (?P<acl>\S+) denied (?P<proto>\w+) (?P<in>[^/\s]+)/(?P<src>[0-9a-fA-F.:]+)"
+        r"\(\d+\) -> [^/\s]+/(?P<dst>[0-9a-fA-F.:]+)\((?P<dport>\d+)\)"),
+    "106001": re.compile(
+        r"Inbound (?P<proto>TCP) connection denied from (?P<src>[0-9a-fA-F.:]+)/\d+ to "
+        r"(?P<dst>[0-9a-fA-F.:]+)/(?P<dport>\d+) .*?on interface (?P<in>\S+)"),
+    "710003": re.compile(
+        r"(?P<proto>TCP) access denied by ACL from (?P<src>[0-9a-fA-F.:]+)/\d+ to "
+        r"(?P<in>[^:\s]+):(?P<dst>[0-9a-fA-F.:]+)/(?P<dport>\d+)"),
+}
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _DENY_WORDS = re.compile(r"drop|deny|denied|block|reject", re.I)
-_ISO = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)")
-_BSD = re.compile(r"\b([A-Z][a-z]{2})\s+(\d{1,2})(?:\s+(\d{4}))?\s+(\d{2}:\d{2}:\d{2})\b")
+# Syslog headers put the time first: RFC 5424/ISO, or BSD `Mmm dd [yyyy] hh:mm:ss`.
+_STAMP = re.compile(
+    r"(?:<\d+>)?(?:1 )?(?:(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?)|(?P<bsd>[A-Z][a-z]{2}\s+\d{1,2}(?:\s+\d{4})?\s+\d{2}:\d{2}:\d{2}))")
 
 
 def sniff(head: str) -> bool:
@@ -52,28 +57,37 @@ def sniff(head: str) -> bool:
 
 
 def _time(line: str, year: int) -> datetime | None:
-    if m := _ISO.search(line):
-        text = m.group(1).replace("Z", "+00:00")
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if m := _BSD.search(line):
-        month, day, yr, hms = m.groups()
-        try:
-            return datetime.strptime(f"{yr or year} {month} {day} {hms}",
-                                     "%Y %b %d %H:%M:%S").replace(tzinfo=UTC)
-        except ValueError:
-            return None
-    return None
+    m = _STAMP.match(line)
+    if not m:
+        return None
+    return _parse_stamp(m.group("iso") or "", m.group("bsd") or "", year)
+
+
+@lru_cache(maxsize=4096)
+def _parse_stamp(iso: str, bsd: str, year: int) -> datetime | None:
+    """Log lines share their second with many others: parse each distinct stamp once."""
+    try:
+        if iso:
+            value = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        parts = bsd.split()
+        if len(parts) == 3:
+            parts.insert(2, str(year))
+        month, day, yr, hms = parts
+        hh, mm, ss = hms.split(":")
+        return datetime(int(yr), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=UTC)
+    except (ValueError, KeyError):
+        return None
 
 
 def _event(line: str, year: int, location: Location) -> DenyEvent | None:
-    for pattern in _ASA:
-        if m := pattern.search(line):
+    if "%ASA-" in line or "%FTD-" in line:
+        head = _ASA_ID.search(line)
+        body = _ASA_BODIES.get(head.group(1)) if head else None
+        if head and body and (m := body.match(line, head.end())):
             return _make(m, line, year, location, "deny", m.groupdict().get("acl"))
-    if "IN=" in line and (m := _KERNEL.search(line)):
+        return None
+    if " SRC=" in line and "PROTO=TCP" in line and (m := _KERNEL.search(line)):
         prefix = _log_prefix(line[:m.start()])
         action = "deny" if prefix and _DENY_WORDS.search(prefix) else "logged"
         return _make(m, line, year, location, action, prefix)

@@ -159,6 +159,21 @@ class Table:
                              "time; row skipped")
         return when
 
+    def event_basics(self, row: Row, time_column: str, id_column: str, event_column: str
+                     ) -> tuple[datetime, str, str] | None:
+        """Time, message id and lower-case event name of a row, or None after reporting it."""
+        when = self.time(row, time_column)
+        if when is None:
+            return None
+        message_id = self.required(row, id_column)
+        if message_id is None:
+            return None
+        event = " ".join(row.get(event_column).lower().split())
+        if not event:
+            self.reject(row, f"column {self.name(event_column)} is empty; row skipped")
+            return None
+        return when, message_id, event
+
 
 def open_table(
     path: str | Path, required: Iterable[str], what: str

@@ -95,16 +95,10 @@ def parse(path: str | Path) -> Parsed[TraceEvent]:
         return parsed
     events: list[TraceEvent] = []
     for row in table.rows():
-        when = table.time(row, "date")
-        if when is None:
+        basics = table.event_basics(row, "date", "messageid", "event")
+        if basics is None:
             continue
-        message_id = table.required(row, "messageid")
-        if message_id is None:
-            continue
-        event = " ".join(row.get("event").lower().split())
-        if not event:
-            table.reject(row, f"column {table.name('event')} is empty; row skipped")
-            continue
+        when, message_id, event = basics
         data, bad_xml = parse_data(row.get("data"))
         if bad_xml:
             # The row is still a good event; only its extra properties are lost.

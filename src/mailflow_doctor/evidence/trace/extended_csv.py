@@ -48,16 +48,10 @@ def parse(path: str | Path) -> Parsed[TraceEvent]:
         return parsed
     events: list[TraceEvent] = []
     for row in table.rows():
-        when = table.time(row, "date_time_utc")
-        if when is None:
+        basics = table.event_basics(row, "date_time_utc", "message_id", "event_id")
+        if basics is None:
             continue
-        message_id = table.required(row, "message_id")
-        if message_id is None:
-            continue
-        event = row.get("event_id").strip().lower()
-        if not event:
-            table.reject(row, f"column {table.name('event_id')} is empty; row skipped")
-            continue
+        when, message_id, event = basics
         status = row.get("recipient_status")
         reason = None
         if event in _DECODE_EVENTS or "LED=" in status:

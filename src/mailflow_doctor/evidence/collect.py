@@ -15,10 +15,12 @@ from types import ModuleType
 
 from ..model import DenyEvent, FirewallRuleset, InputProblem, Location, SmtpSession, TraceEvent
 from .textio import UnreadableInput, read_head
+from .trace.merge import merge
 
 # Category → reader modules, most specific first. A reader module has KIND, sniff(), parse().
 READERS: dict[str, tuple[str, ...]] = {
-    "trace": ("trace.extended_csv", "trace.detail_csv"),
+    "trace": ("trace.extended_csv", "trace.detail_csv", "trace.summary_csv",
+              "trace.json_export"),
     "receive-logs": ("exchange.protocol_log",),
     "firewall-config": ("firewall.asa", "firewall.nftables", "firewall.iptables"),
     "firewall-log": ("firewall.deny_log",),
@@ -109,4 +111,5 @@ def collect(paths: Iterable[str | Path] = (),
                         "SMTP protocol log, firewall configuration or deny log)"))
                 continue
             _read(evidence, path, *found)
+    evidence.trace = merge(evidence.trace)
     return evidence

@@ -2,7 +2,7 @@
 
 Message-trace exports and reason strings carry times in the US culture of the service
 (`3/16/2017 4:59:18 PM`), in ISO 8601 (`2023-03-07T18:46:06.378Z`) or, from exports made on a
-non-US machine, in 24-hour day-first form (`16/03/2017 16:59:18`, `16.03.2017 16:59:18`). They
+non-US machine, in 24-hour day-first form (`16/03/2017 16:59:18`, `16.03.2017 16:59:18`), or PowerShell JSON's `/Date(ms)/`. They
 are all UTC, so a time without an offset is taken as UTC. Unreadable text gives None, never an
 exception: a bad time costs one record, not the file.
 """
@@ -15,6 +15,7 @@ from functools import lru_cache
 
 UTC = timezone.utc
 
+_MS_DATE = re.compile(r"\\?/Date\((-?\d+)(?:[+-]\d{4})?\)\\?/")
 _NUMERIC = re.compile(
     r"(\d{1,2})([/.])(\d{1,2})\2(\d{4})[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,7}))?)?"
     r"\s*([AaPp][Mm])?(?:\s*(?:Z|UTC|GMT))?"
@@ -60,6 +61,11 @@ def _parse_cached(value: str) -> datetime | None:
     s = value.strip()
     if not s or len(s) > 64:
         return None
+    if m := _MS_DATE.fullmatch(s):  # PowerShell ConvertTo-Json: /Date(1700000000000)/
+        try:
+            return datetime.fromtimestamp(int(m.group(1)) / 1000, UTC)
+        except (ValueError, OverflowError, OSError):
+            return None
     m = _NUMERIC.fullmatch(s)
     if m:
         return _numeric(m)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import ipaddress
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 from xml.etree.ElementTree import ParseError
@@ -88,6 +89,33 @@ def _ip_from(data: dict[str, str], names: tuple[str, ...]) -> str | None:
     return None
 
 
+def detail_event(cells: dict[str, str], when: datetime, message_id: str, event: str,
+                 location: Location, excerpt: str) -> tuple[TraceEvent, str | None]:
+    """One detail event from PowerShell-named fields (lower case), wherever they came from:
+    Export-Csv, ConvertTo-Json, the Reporting Web Service or Graph (renamed). Also returns a
+    problem text when the Data XML could not be read."""
+    data, bad_xml = parse_data(cells.get("data", ""))
+    detail = cells.get("detail", "")
+    reason = decode_reason(detail) if event in _DECODE_EVENTS or "LED=" in detail else None
+    return TraceEvent(
+        time_utc=when,
+        message_id=message_id,
+        recipient=cells.get("recipientaddress", ""),
+        event=event,
+        location=location,
+        excerpt=excerpt,
+        trace_id=cells.get("messagetraceid") or None,
+        sender=cells.get("senderaddress") or None,
+        status=cells.get("action") or None,
+        source_ip=_ip_from(data, _SOURCE_IP_MEPS),
+        target_ip=(reason.target_ip if reason else None) or _ip_from(data, _TARGET_IP_MEPS),
+        target_fqdn=reason.target_host if reason else None,
+        detail=detail,
+        reason=reason,
+        data=data,
+    ), bad_xml
+
+
 def parse(path: str | Path) -> Parsed[TraceEvent]:
     """Every usable row as a TraceEvent (sorted by time); every unusable row as a problem."""
     table, parsed = open_table(path, _REQUIRED, WHAT)
@@ -99,31 +127,12 @@ def parse(path: str | Path) -> Parsed[TraceEvent]:
         if basics is None:
             continue
         when, message_id, event = basics
-        data, bad_xml = parse_data(row.get("data"))
+        event_record, bad_xml = detail_event(row.cells, when, message_id, event,
+                                             Location(table.path, row.line), row.excerpt)
         if bad_xml:
             # The row is still a good event; only its extra properties are lost.
             table.reject(row, f"column {table.name('data')}: {bad_xml}; properties ignored")
-        detail = row.get("detail")
-        reason = None
-        if event in _DECODE_EVENTS or "LED=" in detail:
-            reason = decode_reason(detail)
-        events.append(TraceEvent(
-            time_utc=when,
-            message_id=message_id,
-            recipient=row.get("recipientaddress"),
-            event=event,
-            location=Location(table.path, row.line),
-            excerpt=row.excerpt,
-            trace_id=row.get("messagetraceid") or None,
-            sender=row.get("senderaddress") or None,
-            status=row.get("action") or None,
-            source_ip=_ip_from(data, _SOURCE_IP_MEPS),
-            target_ip=(reason.target_ip if reason else None) or _ip_from(data, _TARGET_IP_MEPS),
-            target_fqdn=reason.target_host if reason else None,
-            detail=detail,
-            reason=reason,
-            data=data,
-        ))
+        events.append(event_record)
     events.sort(key=lambda e: (e.time_utc, e.location.line or 0))
     parsed.records = events
     parsed.problems.extend(table.problems)

@@ -90,7 +90,7 @@ class Parsed(Generic[T]):
 # -- message trace ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeferReason:
     """A decoded Exchange Online Defer/Fail reason (`[{LED=...};{MSG=...};...]`)."""
 
@@ -125,7 +125,7 @@ class DeferReason:
         return self.fqdn or self.proxy_target_host or self.last_attempted_server
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a trace can hold millions of events
 class TraceEvent:
     """One message-trace event, whatever export it came from (times are UTC)."""
 

@@ -77,6 +77,25 @@ def read_text(path: str | Path) -> tuple[str, list[InputProblem]]:
     return decode(raw, source)
 
 
+def open_text(path: str | Path) -> io.TextIOWrapper:
+    """A text stream for big exports, decoded as `decode` would, without holding the file.
+
+    Undecodable bytes become U+FFFD; readers report the records that contain one.
+    """
+    source = str(path)
+    try:
+        raw = open(source, "rb")  # noqa: SIM115 - handed to the wrapper, closed with it
+    except OSError as exc:
+        raise UnreadableInput(Location(source), f"cannot read file: {exc.strerror}") from None
+    head = raw.read(HEAD_BYTES)
+    raw.seek(0)
+    encoding = _encoding_of(head)
+    if encoding == "utf-8" and _looks_binary(head):
+        raw.close()
+        raise UnreadableInput(Location(source), "binary data, not a text export or log")
+    return io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+
+
 def read_head(path: str | Path) -> str:
     """The first few KB as text, for sniffing a file's kind; empty when not text."""
     try:

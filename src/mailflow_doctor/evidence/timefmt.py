@@ -61,6 +61,12 @@ def _parse_cached(value: str) -> datetime | None:
     s = value.strip()
     if not s or len(s) > 64:
         return None
+    if len(s) >= 19 and s[4] == "-" and s[10] == "T":  # ISO 8601, the common case: fast path
+        try:
+            dt = datetime.fromisoformat(s)
+            return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass  # fall through to the other forms (e.g. 7-digit fractions)
     if m := _MS_DATE.fullmatch(s):  # PowerShell ConvertTo-Json: /Date(1700000000000)/
         try:
             return datetime.fromtimestamp(int(m.group(1)) / 1000, UTC)

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ...model import InputProblem, Location, Parsed
-from ..textio import UnreadableInput, read_text
+from ..textio import UnreadableInput, open_text
 from ..timefmt import parse_time
 
 EXCERPT_CHARS = 300
@@ -51,7 +51,7 @@ class Row:
     raw: str
 
     def get(self, column: str) -> str:
-        return self.cells.get(column, "")
+        return self.cells.get(column, "").strip()
 
     @property
     def excerpt(self) -> str:
@@ -61,8 +61,8 @@ class Row:
 class _LineTap:
     """Feeds lines to csv.reader and remembers them, so each row's raw text can be quoted."""
 
-    def __init__(self, text: str) -> None:
-        self._lines = io.StringIO(text, newline="")
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
         self.taken: list[str] = []
 
     def __iter__(self) -> _LineTap:
@@ -82,12 +82,12 @@ class _LineTap:
 class Table:
     """A CSV export opened with a known header; iterate `rows()` for the usable rows."""
 
-    def __init__(self, path: str, text: str) -> None:
+    def __init__(self, path: str, lines: Iterator[str]) -> None:
         self.path = path
         self.problems: list[InputProblem] = []
         self.display: dict[str, str] = {}  # normalised name -> as written in the header
         self.header_line = 0
-        self._tap = _LineTap(text)
+        self._tap = _LineTap(lines)
         self._reader = csv.reader(self._tap)
         self.columns = self._read_header()
 
@@ -132,7 +132,10 @@ class Table:
                     Location(self.path, line),
                     f"row has {len(cells)} fields but the header has {width}; row skipped"))
                 continue
-            yield Row(line, {c: v.strip() for c, v in zip(self.columns, cells)}, raw)
+            if "\ufffd" in raw:
+                self.problems.append(InputProblem(Location(self.path, line),
+                                                  "undecodable bytes in this row were replaced"))
+            yield Row(line, dict(zip(self.columns, cells)), raw)
 
     def name(self, column: str) -> str:
         """A column as the file spells it, for messages."""
@@ -175,6 +178,12 @@ class Table:
         return when, message_id, event
 
 
+def _closing(stream: io.TextIOWrapper) -> Iterator[str]:
+    """Lines of the stream; the file is closed when they run out (or the reader is dropped)."""
+    with stream:
+        yield from stream
+
+
 def open_table(
     path: str | Path, required: Iterable[str], what: str
 ) -> tuple[Table | None, Parsed]:
@@ -185,10 +194,11 @@ def open_table(
     """
     source = str(path)
     try:
-        text, problems = read_text(path)
+        stream = open_text(path)
     except UnreadableInput as exc:
         return None, Parsed(problems=[exc.problem])
-    table = Table(source, text)
+    problems: list[InputProblem] = []
+    table = Table(source, _closing(stream))
     if not table.columns:
         return None, Parsed(problems=[InputProblem(Location(source, 1),
                                                    f"no header row; not a {what}")])

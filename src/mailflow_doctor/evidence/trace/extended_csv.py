@@ -13,6 +13,7 @@ LED reason string, which is decoded.
 from __future__ import annotations
 
 from pathlib import Path
+from sys import intern
 
 from ...model import Location, Parsed, TraceEvent
 from ._csvtable import header_columns, open_table
@@ -25,9 +26,9 @@ _SNIFF = {"date_time_utc", "event_id", "message_id"}
 _REQUIRED = ("date_time_utc", "event_id", "message_id")
 _OUTBOUND = {"send", "defer", "fail", "sendexternal"}
 _DECODE_EVENTS = {"defer", "fail"}
-# Columns that have their own TraceEvent field; the rest go to TraceEvent.data.
-_MAPPED = {"date_time_utc", "message_id", "recipient_address", "event_id", "recipient_status",
-           "sender_address"}
+# Columns kept in TraceEvent.data besides those with their own field.
+_EXTRAS = ("client_hostname", "connector_id", "source_context", "directionality",
+           "original_client_ip", "message_subject")
 
 
 def sniff(head: str) -> bool:
@@ -59,7 +60,10 @@ def parse(path: str | Path) -> Parsed[TraceEvent]:
         outbound = event in _OUTBOUND
         target_ip = row.get("server_ip") if outbound else ""
         target_fqdn = row.get("server_hostname") if outbound else ""
-        data = {c: v for c, v in row.cells.items() if v and c not in _MAPPED}
+        # Only the columns worth keeping; repeated values are shared (a report has a million
+        # rows and a handful of connectors and hosts).
+        data = {c: intern(v) for c in _EXTRAS if (v := row.get(c))}
+        excerpt = row.excerpt if outbound else ""  # only attempts are ever cited
         for recipient in _recipients(row.get("recipient_address")):
             events.append(TraceEvent(
                 time_utc=when,
@@ -67,7 +71,7 @@ def parse(path: str | Path) -> Parsed[TraceEvent]:
                 recipient=recipient,
                 event=event,
                 location=Location(table.path, row.line),
-                excerpt=row.excerpt,
+                excerpt=excerpt,
                 # [UNV] the network message id is believed to equal the MessageTraceId.
                 trace_id=row.get("network_message_id") or None,
                 sender=row.get("sender_address") or None,

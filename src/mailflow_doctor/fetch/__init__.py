@@ -1,0 +1,1 @@
+"""Fetching evidence from Microsoft cloud services (Graph message trace)."""

@@ -7,6 +7,7 @@ what the trace list answers. Listens on 127.0.0.1 only, with a certificate made 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import ssl
@@ -48,6 +49,7 @@ class State:
     def __init__(self, secret: str) -> None:
         self.secret = secret
         self.tokens_issued = 0
+        self.assertion_headers: list[dict] = []
         self.requests: list[str] = []
         self.script: list[tuple[int, object, dict]] = []  # trace-list answers, in order
         self.traces: list[dict] = []
@@ -101,7 +103,11 @@ def _handler(state: State, base: str):
             state.requests.append(self.path)
             length = int(self.headers.get("Content-Length", "0"))
             form = parse_qs(self.rfile.read(length).decode())
-            if form.get("client_secret", [""])[0] != state.secret:
+            assertion = form.get("client_assertion", [""])[0]
+            if assertion:  # certificate credential: a JWT whose header names the thumbprint
+                header = json.loads(base64.urlsafe_b64decode(assertion.split(".")[0] + "=="))
+                state.assertion_headers.append(header)
+            elif form.get("client_secret", [""])[0] != state.secret:
                 return self._send(401, {"error": "invalid_client",
                                         "error_description": "AADSTS7000215: Invalid client "
                                                              "secret provided."})

@@ -119,3 +119,28 @@ def test_windows_are_split_and_history_is_bounded():
     assert spans[-1][1] == end
     with pytest.raises(FetchError, match="90 days"):
         windows(end - timedelta(days=91), end, NOW)
+
+
+def test_certificate_credential(tmp_path, server, monkeypatch):
+    base, state, ca = server
+    state.traces = [trace(1, "Delivered")]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mailflow-doctor test app")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+                    + cert.public_bytes(serialization.Encoding.PEM))
+    out = tmp_path / "f.json"
+    result = runner.invoke(app, ["trace", "fetch", "--tenant", TENANT, "--client-id", "app-1",
+                                 "--certificate", str(pem), "--output", str(out),
+                                 "--authority-host", base, "--graph-url", f"{base}/v1.0",
+                                 "--ca-bundle", ca])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["traces"][0]["id"] == "t1"
+    [header] = state.assertion_headers
+    assert header.get("x5t") or header.get("x5t#S256")

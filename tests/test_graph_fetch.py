@@ -7,6 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from graph_server import TENANT, graph_server
 from typer.testing import CliRunner
 

@@ -22,7 +22,8 @@ READERS: dict[str, tuple[str, ...]] = {
     "trace": ("trace.extended_csv", "trace.detail_csv", "trace.summary_csv",
               "trace.json_export"),
     "receive-logs": ("exchange.protocol_log",),
-    "firewall-config": ("firewall.asa", "firewall.nftables", "firewall.iptables"),
+    "firewall-config": ("firewall.asa", "firewall.nftables", "firewall.azure_nsg",
+                        "firewall.aws_sg", "firewall.iptables"),
     "firewall-log": ("firewall.deny_log",),
 }
 UNRECOGNISED = "unrecognised"

@@ -31,6 +31,32 @@ REAL = [  # published samples, verbatim
     "MAC=52:54:00:aa:bb:cc:52:54:00:11:22:33:08:00 SRC=10.0.0.20 DST=10.0.0.50 LEN=60 TOS=0x00 "
     "PREC=0x00 TTL=63 ID=54321 DF PROTO=TCP SPT=51544 DPT=4444 WINDOW=64240 RES=0x00 SYN URGP=0",
 ]
+MORE_REAL = [  # published samples of the other formats, verbatim
+    "%SEC-6-IPACCESSLOGP: list 101 denied tcp 150.1.13.4(16795) (Serial1/0.123) -> "
+    "13.13.12.2(23), 1 packet",
+    "Sep 17 10:30:45 pfsense filterlog[1]: 5,,,0,em0,match,block,in,4,0x0,,64,1234,0,none,6,"
+    "tcp,60,203.0.113.1,192.168.10.50,54321,22,0,S,111,0,0,mss",
+    "<134>1 2026-02-12T10:30:45.123456-05:00 pfSense.local filterlog 12345 - - 5,,,1000000103,"
+    "igb0,match,block,in,4,0x0,,64,0,0,DF,6,tcp,60,192.168.1.100,8.8.8.8,12345,53,0,S,"
+    "1234567890,,1024,,mss;sackOK;TS",
+    # UDP or allowed traffic: read, and rightly not a TCP deny.
+    "Jan 21 03:39:56 PA-3410-01 1,2025/01/21 03:39:55,024109001378,TRAFFIC,drop,2562,2025/01/21"
+    " 03:39:55,192.168.216.14,192.168.218.10,0.0.0.0,0.0.0.0,intrazone-server-deny,texl-eng\\"
+    "sysadm03,,not-applicable,vsys1,server,server,ae1.2,,Log_Forwarding_Profile,2025/01/21 "
+    "03:39:55,0,1,55235,137,0,0,0x0,udp,deny,0,0,0,1,2025/01/21 03:39:55,0,any,,"
+    "7458452573401715049,0x0,192.168.0.0-192.168.255.255,192.168.0.0-192.168.255.255,,1,0,"
+    "policy-deny,0,0,0,0,,PA-3410-01,from-policy,,,0,,0,,",
+]
+VENDOR_EOP = [  # SYNTHETIC TCP denies of EOP in PAN-OS and FortiGate formats
+    "Nov 23 13:50:00 PA-1 1,2026/11/23 13:50:00,0123456789,TRAFFIC,deny,2562,2026/11/23 "
+    "13:50:00,104.47.20.9,203.0.113.25,0.0.0.0,0.0.0.0,block-smtp,,,smtp,vsys1,untrust,trust,"
+    "ethernet1/1,,fwd,2026/11/23 13:50:00,0,1,40001,25,0,0,0x0,tcp,deny,0,0,0,1,2026/11/23 "
+    "13:50:00,0,any,,1,0x0,US,US,,1,0,policy-deny",
+    'date=2026-11-23 time=13:51:00 devname="FGT-1" logid="0000000013" type="traffic" '
+    'subtype="forward" level="notice" vd="root" srcip=52.102.4.4 srcport=40002 srcintf="wan1" '
+    'dstip=203.0.113.25 dstport=25 dstintf="internal" proto=6 action="deny" policyid=7 '
+    'tz="+0000"',
+]
 EOP_LINES = [  # SYNTHETIC, in the same formats
     'Nov 23 13:41:34 tailspin-fw01 : %ASA-4-106023: Deny tcp src outside:104.47.34.97/51234 '
     'dst inside:10.20.0.25/25 by access-group "outside_access_in" [0x0, 0x0]',
@@ -60,6 +86,22 @@ def test_real_sample_lines(tmp_path):
     assert events[0].time_utc.isoformat() == "2022-08-28T19:34:14+00:00"
     assert events[2].time_utc.isoformat() == "2019-09-26T15:55:18+00:00"  # -04:00 → UTC
     assert [e.location.line for e in events] == [1, 2, 3, 4, 5]
+
+
+def test_other_vendor_formats(tmp_path):
+    events = deny_log.parse(write(tmp_path, MORE_REAL + VENDOR_EOP)).records
+    got = [(e.source_ip, e.dest_ip, e.dest_port, e.rule, e.interface) for e in events]
+    assert got == [
+        ("150.1.13.4", "13.13.12.2", 23, "101", "Serial1/0.123"),
+        ("203.0.113.1", "192.168.10.50", 22, "0", "em0"),
+        ("192.168.1.100", "8.8.8.8", 53, "1000000103", "igb0"),
+        ("104.47.20.9", "203.0.113.25", 25, "block-smtp", "ethernet1/1"),
+        ("52.102.4.4", "203.0.113.25", 25, "7", "wan1"),
+    ]
+    assert events[2].time_utc.isoformat() == "2026-02-12T15:30:45.123456+00:00"
+    assert events[3].time_utc.isoformat() == "2026-11-23T13:50:00+00:00"
+    assert events[4].time_utc.isoformat() == "2026-11-23T13:51:00+00:00"
+    assert deny_log.sniff("\n".join(MORE_REAL + VENDOR_EOP))
 
 
 def test_sniff_only_logs(tmp_path):

@@ -1,5 +1,6 @@
-"""Firewall deny logs: Linux kernel LOG lines (iptables `-j LOG`, nft `log`) and Cisco ASA
-syslog (106001, 106023, 106100, 710003).
+"""Firewall deny logs: Linux kernel LOG lines (iptables `-j LOG`, nft `log`), Cisco ASA syslog
+(106001, 106023, 106100, 710003), Cisco IOS `%SEC-6-IPACCESSLOGP`, PAN-OS TRAFFIC logs (CSV),
+FortiGate traffic logs (key=value) and pfSense `filterlog` (CSV).
 
 Only TCP attempts are kept, each with its time, source, destination and port. A kernel LOG line
 does not say whether the packet was then dropped: it counts as a deny only when its log prefix
@@ -10,6 +11,7 @@ year; it is taken from `year` (default: the file's modification year).
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -42,6 +44,12 @@ _ASA_BODIES = {
 }
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_IOS = re.compile(
+    r"%SEC-6-IPACCESSLOGP: list (?P<acl>\S+) denied (?P<proto>\w+) (?P<src>[0-9a-fA-F.:]+)"
+    r"\(\d+\)(?: \((?P<in>[^ )]+)[^)]*\))? -> (?P<dst>[0-9a-fA-F.:]+)\((?P<dport>\d+)\)")
+_KV = re.compile(r'(\w+)=(?:"([^"]*)"|(\S+))')
+_PAN_DENY = {"deny", "drop", "reset-client", "reset-server", "reset-both", "drop-icmp"}
+_FORTI_DENY = {"deny", "drop", "block", "blocked"}
 _DENY_WORDS = re.compile(r"drop|deny|denied|block|reject", re.I)
 # Syslog headers put the time first: RFC 5424/ISO, or BSD `Mmm dd [yyyy] hh:mm:ss`.
 _STAMP = re.compile(
@@ -52,7 +60,8 @@ _STAMP = re.compile(
 def sniff(head: str) -> bool:
     lines = head.splitlines()[:50]
     hits = sum(1 for ln in lines if ("IN=" in ln and " SRC=" in ln and " DST=" in ln)
-               or re.search(r"%(?:ASA|FTD)-\d-(?:106\d{3}|710003)", ln))
+               or re.search(r"%(?:ASA|FTD)-\d-(?:106\d{3}|710003)|%SEC-6-IPACCESSLOGP|"
+                            r",TRAFFIC,|filterlog|srcip=\S+ .*dstip=", ln))
     return hits > 0 and hits * 10 >= len([ln for ln in lines if ln.strip()])
 
 
@@ -87,11 +96,68 @@ def _event(line: str, year: int, location: Location) -> DenyEvent | None:
         if head and body and (m := body.match(line, head.end())):
             return _make(m, line, year, location, "deny", m.groupdict().get("acl"))
         return None
+    if "%SEC-6-IPACCESSLOGP" in line and (m := _IOS.search(line)):
+        return _make(m, line, year, location, "deny", m.group("acl"))
+    if ",TRAFFIC," in line:
+        return _panos(line, year, location)
+    if "filterlog" in line:
+        return _filterlog(line, year, location)
+    if "srcip=" in line and "dstip=" in line:
+        return _fortigate(line, location)
     if " SRC=" in line and "PROTO=TCP" in line and (m := _KERNEL.search(line)):
         prefix = _log_prefix(line[:m.start()])
         action = "deny" if prefix and _DENY_WORDS.search(prefix) else "logged"
         return _make(m, line, year, location, action, prefix)
     return None
+
+
+def _record(line: str, year: int, location: Location, src: str, dst: str, dport: str,
+            rule: str | None, interface: str | None, when: datetime | None = None
+            ) -> DenyEvent | None:
+    if not dport.isdigit():
+        return None
+    return DenyEvent(when or _time(line, year), src, dst, int(dport), location, "deny", rule,
+                     interface or None, line.strip()[:300])
+
+
+def _panos(line: str, year: int, location: Location) -> DenyEvent | None:
+    """PAN-OS TRAFFIC CSV, fields counted from `TRAFFIC` (the 9.1+ order)."""
+    f = next(csv.reader([line]), [])
+    t = f.index("TRAFFIC") if "TRAFFIC" in f else -1
+    if t < 0 or len(f) <= t + 27 or f[t + 26] != "tcp":
+        return None
+    if f[t + 27] not in _PAN_DENY and f[t + 1] not in ("deny", "drop"):
+        return None
+    when = _parse_stamp(f[t + 3].replace("/", "-").replace(" ", "T"), "", year)
+    return _record(line, year, location, f[t + 4], f[t + 5], f[t + 22], f[t + 8] or None,
+                   f[t + 15], when)
+
+
+def _filterlog(line: str, year: int, location: Location) -> DenyEvent | None:
+    """pfSense filterlog CSV: IPv4 and IPv6 put the addresses at different positions."""
+    payload = re.split(r"filterlog(?:\[\d+\]:|\s+\S+\s+-\s+-)\s*", line, maxsplit=1)
+    if len(payload) != 2:
+        return None
+    f = payload[1].split(",")
+    if len(f) < 22 or f[6] != "block":
+        return None
+    if f[8] == "4" and f[16] == "tcp":
+        return _record(line, year, location, f[18], f[19], f[21], f[3], f[4])
+    if f[8] == "6" and f[12] == "tcp" and len(f) > 18:
+        return _record(line, year, location, f[15], f[16], f[18], f[3], f[4])
+    return None
+
+
+def _fortigate(line: str, location: Location) -> DenyEvent | None:
+    kv = {k: quoted or bare for k, quoted, bare in _KV.findall(line)}
+    if kv.get("type", "traffic") != "traffic" or kv.get("proto") != "6":
+        return None
+    if kv.get("action", "") not in _FORTI_DENY:
+        return None
+    when = _parse_stamp(f"{kv['date']}T{kv['time']}{kv.get('tz', '')}", "", 1) \
+        if kv.get("date") and kv.get("time") else None
+    return _record(line, 1, location, kv.get("srcip", ""), kv.get("dstip", ""),
+                   kv.get("dstport", ""), kv.get("policyid"), kv.get("srcintf"), when)
 
 
 def _log_prefix(head: str) -> str | None:

@@ -109,3 +109,17 @@ def test_cli_audit_with_own_sources_and_nothing_to_fix(tmp_path):
     assert "Nothing to change" in result.stdout
     bad = runner.invoke(app, ["firewall", "audit", str(DEMO_ASA), "--destination", "nope"])
     assert bad.exit_code == 2
+
+
+def test_audit_lists_redundant_and_shadowed_rules(tmp_path):
+    config = tmp_path / "fw.txt"
+    config.write_text(ASA_INLINE.replace(
+        "access-list outside_in extended permit tcp any host 203.0.113.80 eq www\n",
+        "access-list outside_in extended permit tcp 40.92.0.0 255.255.0.0 host 203.0.113.25 "
+        "eq smtp\naccess-list outside_in extended deny tcp 40.107.0.0 255.255.0.0 any\n"))
+    result = runner.invoke(app, ["firewall", "audit", str(config), "--destination",
+                                 "203.0.113.25", "--format", "json"])
+    unused = json.loads(result.stdout)["configs"][0]["unused_rules"]
+    assert [(u["status"], u["prefixes"], u["rule"]["location"].rsplit(":", 1)[1])
+            for u in unused] == [("redundant", ["40.92.0.0/16"], "6"),
+                                 ("shadowed", ["40.107.0.0/16"], "7")]

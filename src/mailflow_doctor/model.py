@@ -214,6 +214,15 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class UnusedRule:
+    """A rule that matches some asked sources but decides none: earlier rules already did."""
+
+    rule: RuleRef
+    prefixes: PrefixSet  # the asked sources it matches
+    status: Literal["redundant", "shadowed"]  # same action as what decided them, or opposite
+
+
+@dataclass(frozen=True)
 class FlowVerdict:
     """The answer of one ruleset to: may these sources reach destination:port over TCP?"""
 
@@ -224,6 +233,7 @@ class FlowVerdict:
     inside_destination: str | None = None  # after destination NAT, when the ruleset maps it
     ingress: str | None = None  # interface the traffic arrives on
     notes: tuple[str, ...] = ()
+    unused: tuple[UnusedRule, ...] = ()  # where the evaluator can tell (flat rule lists)
 
     def prefixes(self, action: Action) -> PrefixSet:
         out = PrefixSet()

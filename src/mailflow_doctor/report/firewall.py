@@ -29,6 +29,8 @@ def audit_dict(a: Audit) -> dict:
             "rules": [{"action": d.action, "prefixes": d.prefixes.cidrs(),
                        "rule": rule_dict(d.rule, d.default)} for d in v.decisions],
             "notes": list(v.notes),
+            "unused_rules": [{"status": u.status, "prefixes": u.prefixes.cidrs(),
+                              "rule": rule_dict(u.rule)} for u in v.unused],
         } for v in a.verdicts],
     }
 
@@ -50,6 +52,9 @@ def audit_text(a: Audit) -> str:
             where = f"{d.rule.location}: {d.rule.text}" if d.rule else ""
             lines.append(f"  {d.action:13} {', '.join(d.prefixes.cidrs())}")
             lines.append(f"                {d.default + ' — ' if d.default else ''}{where}")
+        for u in v.unused:
+            lines.append(f"  {u.status}: {u.rule.location}: {u.rule.text} "
+                         f"(matches {', '.join(u.prefixes.cidrs())}, decided earlier)")
         lines += [f"  note: {n}" for n in v.notes]
         lines.append("")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ...ipspace import IPAddress, PrefixSet
-from ...model import Action, Decision, FlowVerdict, RuleRef
+from ...model import Action, Decision, FlowVerdict, RuleRef, UnusedRule
 
 Tri = bool | None
 PortRanges = tuple[tuple[int, int], ...]  # inclusive (low, high) port intervals
@@ -115,6 +115,7 @@ class Walk:
 
     decisions: list[Decision] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unused: list[UnusedRule] = field(default_factory=list)
 
     def decide(self, space: PrefixSet, action: Action, rule: RuleRef | None,
                default: str | None = None) -> None:
@@ -131,9 +132,20 @@ class Walk:
             self.notes.append(text)
 
     def first_match(self, space: PrefixSet, candidates: Iterable[Candidate | None]) -> PrefixSet:
-        """Walk a flat rule list over `space`; returns the part no rule decided."""
+        """Walk a flat rule list over `space`; returns the part no rule decided.
+
+        Rules that match asked sources but come too late to decide any are kept in `unused`.
+        """
+        asked = space
         for cand in candidates:
-            if cand is None or not space:
+            if cand is None:
+                continue
+            reach = asked & cand.sure
+            if reach and not (space & cand.sure) and cand.action != "indeterminate":
+                actions = {d.action for d in self.decisions if d.prefixes & reach}
+                status = "redundant" if actions == {cand.action} else "shadowed"
+                self.unused.append(UnusedRule(cand.ref, reach, status))
+            if not space:
                 continue
             sure = space & cand.sure
             self.decide(sure, cand.action, cand.ref)
@@ -147,7 +159,8 @@ class Walk:
                 inside: str | None = None, ingress: str | None = None) -> FlowVerdict:
         return FlowVerdict(config=config, vendor=vendor, destination=destination,
                            decisions=tuple(self.decisions), inside_destination=inside,
-                           ingress=ingress, notes=tuple(self.notes))
+                           ingress=ingress, notes=tuple(self.notes),
+                           unused=tuple(self.unused))
 
 
 def family_sources(sources: PrefixSet, destination: IPAddress) -> PrefixSet:

@@ -22,8 +22,9 @@ READERS: dict[str, tuple[str, ...]] = {
     "trace": ("trace.extended_csv", "trace.detail_csv", "trace.summary_csv",
               "trace.json_export"),
     "receive-logs": ("exchange.protocol_log",),
-    "firewall-config": ("firewall.asa", "firewall.ios", "firewall.nftables", "firewall.azure_nsg",
-                        "firewall.aws_sg", "firewall.iptables"),
+    "firewall-config": ("firewall.asa", "firewall.ios", "firewall.fortigate",
+                        "firewall.nftables", "firewall.azure_nsg", "firewall.aws_sg",
+                        "firewall.iptables"),
     "firewall-log": ("firewall.deny_log",),
 }
 UNRECOGNISED = "unrecognised"

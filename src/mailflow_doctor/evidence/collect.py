@@ -22,7 +22,7 @@ READERS: dict[str, tuple[str, ...]] = {
     "trace": ("trace.extended_csv", "trace.detail_csv", "trace.summary_csv",
               "trace.json_export"),
     "receive-logs": ("exchange.protocol_log",),
-    "firewall-config": ("firewall.asa", "firewall.ios", "firewall.fortigate",
+    "firewall-config": ("firewall.asa", "firewall.ios", "firewall.fortigate", "firewall.panos",
                         "firewall.nftables", "firewall.azure_nsg", "firewall.aws_sg",
                         "firewall.iptables"),
     "firewall-log": ("firewall.deny_log",),

@@ -23,7 +23,8 @@ READERS: dict[str, tuple[str, ...]] = {
               "trace.json_export"),
     "receive-logs": ("exchange.protocol_log",),
     "firewall-config": ("firewall.asa", "firewall.ios", "firewall.fortigate", "firewall.panos",
-                        "firewall.nftables", "firewall.azure_nsg", "firewall.aws_sg",
+                        "firewall.pfsense", "firewall.nftables", "firewall.azure_nsg",
+                        "firewall.aws_sg",
                         "firewall.iptables"),
     "firewall-log": ("firewall.deny_log",),
 }

@@ -6,9 +6,28 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from ..ipspace import PrefixSet
 from ..model import DenyEvent
+
+
+@lru_cache(maxsize=65536)
+def _place(source: str, ranges: tuple[tuple[int, int, int, str], ...]) -> tuple[str, str] | None:
+    """(published range, /24 or /48) of an EOP source; None for other sources. Cached: a log
+    repeats the same senders many times."""
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        return None
+    value = int(address)
+    home = next((name for lo, hi, version, name in ranges
+                 if version == address.version and lo <= value <= hi), None)
+    if home is None:
+        return None
+    if address.version == 4:
+        return home, source.rsplit(".", 1)[0] + ".0/24"
+    return home, str(ipaddress.ip_network(f"{address}/48", strict=False))
 
 
 @dataclass
@@ -48,27 +67,24 @@ class Drops:
 def eop_drops(events: list[DenyEvent], published: PrefixSet, port: int = 25,
               destinations: set[str] | None = None) -> Drops:
     """Denies of EOP sources to `port` (optionally only to these destination addresses)."""
-    ranges = published.networks()
+    ranges = [(int(n.network_address), int(n.broadcast_address), n.version, str(n))
+              for n in published.networks()]
     by_range: dict[str, DropGroup] = {}
     by_24: dict[str, DropGroup] = {}
     logged = 0
     for e in events:
         if e.dest_port != port or (destinations and e.dest_ip not in destinations):
             continue
-        try:
-            address = ipaddress.ip_address(e.source_ip)
-        except ValueError:
-            continue
-        if e.source_ip not in published:
+        place = _place(e.source_ip, tuple(ranges))
+        if place is None:
             continue
         if e.action != "deny":
             logged += 1
             continue
-        home = next(str(n) for n in ranges if address in n)
-        bits = 24 if address.version == 4 else 48
-        block = str(ipaddress.ip_network(f"{address}/{bits}", strict=False))
+        home, block = place
         by_range.setdefault(home, DropGroup(home)).add(e)
         by_24.setdefault(block, DropGroup(block)).add(e)
+
     def order(item: tuple[str, DropGroup]) -> tuple[int, int]:
         net = ipaddress.ip_network(item[0])
         return net.version, int(net.network_address)

@@ -112,6 +112,14 @@ class PrefixSet:
         return cls(((lo, hi),), ()) if a.version == 4 else cls((), ((lo, hi),))
 
     @classmethod
+    def from_text(cls, text: str) -> PrefixSet:
+        """`10.0.0.0/8`, `10.0.0.1` or a range `10.0.0.1-10.0.0.9`, as configurations write them."""
+        if "-" in text and "/" not in text:
+            first, last = text.split("-", 1)
+            return cls.from_range(first.strip(), last.strip())
+        return cls.parse(text.strip())
+
+    @classmethod
     def everything(cls, family: Family | None = None) -> PrefixSet:
         """All addresses of one family, or of both (`any` in a rule)."""
         v4 = ((0, 2**32 - 1),) if family in (None, 4) else ()

@@ -69,11 +69,8 @@ def _addresses(values: tuple[str, ...], sets: dict[str, list[str]]) -> PrefixSet
             if inner is None:
                 return None
             out = out | inner
-        elif "-" in v and "/" not in v:
-            a, b = v.split("-", 1)
-            out = out | PrefixSet.from_range(a, b)
         else:
-            out = out | PrefixSet.parse(v)
+            out = out | PrefixSet.from_text(v)
     return out
 
 

@@ -57,17 +57,13 @@ class PanConfig:
                 out, unknown = out | sub, unknown or unk
             elif n in self.addresses:
                 kind, value = self.addresses[n]
-                if kind == "ip-netmask":
-                    out = out | PrefixSet.parse(value)
-                elif kind == "ip-range":
-                    a, b = value.split("-", 1)
-                    out = out | PrefixSet.from_range(a, b)
+                if kind in ("ip-netmask", "ip-range"):
+                    out = out | PrefixSet.from_text(value)
                 else:
                     unknown = True
             else:
                 try:
-                    out = out | (PrefixSet.from_range(*n.split("-", 1)) if "-" in n
-                                 else PrefixSet.parse(n))
+                    out = out | PrefixSet.from_text(n)
                 except ValueError:
                     unknown = True
         return out, unknown

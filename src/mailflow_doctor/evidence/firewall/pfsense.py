@@ -73,8 +73,7 @@ class PfSense:
                     unknown = True
                 continue
             try:
-                out = out | (PrefixSet.from_range(*n.split("-", 1)) if "-" in n
-                             else PrefixSet.parse(n))
+                out = out | PrefixSet.from_text(n)
             except ValueError:
                 unknown = True
         return out, unknown

@@ -79,7 +79,12 @@ class Topology:
         return json.loads(out)
 
     def load_iptables(self, rules: str) -> None:
-        run("iptables-restore", ns=self.gateway, stdin=rules)
+        """iptables-save text, optionally preceded by `ipset save` lines for `-m set`."""
+        sets = "".join(ln + "\n" for ln in rules.splitlines() if ln.startswith(("create ", "add ")))
+        if sets:
+            run("ipset", "restore", ns=self.gateway, stdin=sets)
+        run("iptables-restore", ns=self.gateway, stdin="".join(
+            ln + "\n" for ln in rules.splitlines() if not ln.startswith(("create ", "add "))))
 
     def load_nft(self, ruleset: str) -> None:
         run("nft", "-f", "-", ns=self.gateway, stdin=ruleset)

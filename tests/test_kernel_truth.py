@@ -31,6 +31,15 @@ DNAT = """\
 COMMIT
 """
 
+IPSET = """\
+create eop_smtp hash:net family inet hashsize 1024 maxelem 65536
+add eop_smtp 40.92.0.0/15
+add eop_smtp 40.107.0.0/16
+add eop_smtp 104.47.0.0/18
+create blocked hash:ip family inet hashsize 1024 maxelem 65536
+add blocked 40.107.128.0
+"""
+
 RULESETS = {
     "one-range-dropped": DNAT + """\
 *filter
@@ -45,6 +54,16 @@ RULESETS = {
 -A SMTP_IN -s 52.100.0.0/14 -j ACCEPT
 -A SMTP_IN -j LOG --log-prefix "SMTP_IN drop: "
 -A SMTP_IN -j DROP
+COMMIT
+""",
+    "ipset-match": IPSET + DNAT + """\
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -p tcp -m set --match-set blocked src -j REJECT --reject-with tcp-reset
+-A FORWARD -d 10.0.0.25/32 -p tcp --dport 25 -m set --match-set eop_smtp src -j ACCEPT
 COMMIT
 """,
     "partial-ranges-reject-return-iprange": DNAT + """\
@@ -95,6 +114,8 @@ def test_iptables_verdict_matches_the_kernel(tmp_path, name):
         net.load_iptables(rules)
         outcome = net.probe(sources)
     assert set(outcome) == set(sources)
+    if "ipset" in name:
+        assert "40.107.128.0" in verdict.denied  # the single blocked host, decided exactly
     for src in sources:
         predicted = src in verdict.permitted
         assert (outcome[src] == "connected") == predicted, (src, outcome[src], predicted)

@@ -177,3 +177,13 @@ class PrefixSet:
 
     def __str__(self) -> str:
         return ", ".join(self.cidrs()) or "(none)"
+
+
+def union(parts: Iterable[PrefixSet]) -> PrefixSet:
+    """All addresses of any of the sets."""
+    v4: list[Interval] = []
+    v6: list[Interval] = []
+    for p in parts:
+        v4.extend(p.v4)
+        v6.extend(p.v6)
+    return PrefixSet(_normalise(v4), _normalise(v6))

@@ -19,7 +19,7 @@ from ._walk import PortRanges, Tri, all_of, any_of, invert_ports, port_in, sourc
 
 # Modules whose every option we evaluate exactly below.
 EXACT_MODULES = {"tcp", "udp", "multiport", "conntrack", "state", "comment", "iprange", "icmp",
-                 "icmp6", "ipv6icmp"}
+                 "icmp6", "ipv6icmp", "set"}
 TCP_PROTOCOLS = {"tcp", "6", "all", "0"}
 _VALUELESS = {"--syn", "-f", "--fragment"}
 
@@ -155,8 +155,11 @@ def _tcp_flags(mask: str, comp: str) -> bool:
     return ({"SYN"} & m) == c
 
 
-def parse_rule(text: str, ref: RuleRef) -> IptRule:
-    """Read `-A CHAIN [matches] [-j TARGET [options]]` (an optional `[p:b]` counter prefix)."""
+def parse_rule(text: str, ref: RuleRef, ipsets: dict[str, PrefixSet] | None = None) -> IptRule:
+    """Read `-A CHAIN [matches] [-j TARGET [options]]` (an optional `[p:b]` counter prefix).
+
+    `ipsets` holds the address sets of an `ipset save` given with the rules, for `-m set`.
+    """
     words = _split(text)
     if words and words[0].startswith("[") and words[0].endswith("]"):
         words = words[1:]
@@ -178,7 +181,7 @@ def parse_rule(text: str, ref: RuleRef) -> IptRule:
             continue
         if opt in _VALUELESS:
             n = 0
-        elif opt == "--tcp-flags":
+        elif opt in ("--tcp-flags", "--match-set"):
             n = 2
         elif opt.startswith("--") and opt not in _KNOWN_OPTIONS:
             n = len(_values(words, i))  # an option of a module we do not evaluate
@@ -190,12 +193,27 @@ def parse_rule(text: str, ref: RuleRef) -> IptRule:
         if opt in ("-m", "--match"):
             module = args[0]
         unknown_module = module and module not in EXACT_MODULES
-        if not (unknown_module and opt.startswith("--") and opt not in _KNOWN_OPTIONS):
+        if opt == "--match-set":
+            _match_set(rule, args, negate, ipsets or {})
+        elif not (unknown_module and opt.startswith("--") and opt not in _KNOWN_OPTIONS):
             _apply(rule, opt, args, negate)  # (options of an unknown module: already noted)
         after_target = opt in ("-j", "--jump", "-g", "--goto")
         i += 1 + n
         negate = False
     return rule
+
+
+def _match_set(rule: IptRule, args: list[str], neg: bool, ipsets: dict[str, PrefixSet]) -> None:
+    """`--match-set NAME src|dst`: an address set from `ipset save`, else not decidable here."""
+    name, flags = args[0], args[1].split(",")
+    if name not in ipsets or len(flags) != 1 or flags[0] not in ("src", "dst"):
+        rule.unknown.append(f"-m set --match-set {name} {args[1]} (set not in an ipset save given)")
+        return
+    members = PrefixSet.everything() - ipsets[name] if neg else ipsets[name]
+    if flags[0] == "src":
+        rule.src = rule.src & members
+    else:
+        rule.dst = members if rule.dst is None else rule.dst & members
 
 
 def _values(words: list[str], i: int) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...ipspace import IPAddress, PrefixSet
+from ...ipspace import IPAddress, PrefixSet, union
 from ...model import FlowVerdict, InputProblem, Location, Parsed, RuleRef
 from ..textio import read_text
 from ._ipt_chains import BUILTIN, INDETERMINATE, Chain, ChainWalker, Step, find_loops
@@ -33,6 +33,31 @@ NON_TERMINAL = {"LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "TRACE", "CT", "NOTR
 _HEADER = re.compile(r"^:(\S+)\s+(\S+)(?:\s+\[\d+:\d+\])?\s*$")
 _SNIFF_TABLE = re.compile(r"^\*(?:filter|nat|mangle|raw|security)\s*$", re.M)
 _SNIFF_BODY = re.compile(r"^(?::\S+ (?:ACCEPT|DROP|-) \[\d+:\d+\]|-A \S+ )", re.M)
+
+
+_IPSET_LINE = re.compile(r"^(create|add) \S+ \S+")
+_IPSET_TYPES = ("hash:net", "hash:ip", "bitmap:ip")  # sets of addresses; with ports: not here
+
+
+def _ipsets(text: str) -> dict[str, PrefixSet]:
+    """Address sets from `ipset save` lines given in the same file (before or after the rules)."""
+    kinds: dict[str, str] = {}
+    members: dict[str, list[str]] = {}
+    for raw in text.splitlines():
+        words = raw.split()
+        if len(words) >= 3 and words[0] == "create":
+            kinds[words[1]] = words[2]
+            members.setdefault(words[1], [])
+        elif len(words) >= 3 and words[0] == "add":
+            members.setdefault(words[1], []).append(words[2])
+    out: dict[str, PrefixSet] = {}
+    for name, kind in kinds.items():
+        if kind in _IPSET_TYPES:
+            try:
+                out[name] = union(PrefixSet.from_text(m) for m in members[name])
+            except ValueError:
+                continue
+    return out
 
 
 def sniff(head: str) -> bool:
@@ -61,11 +86,13 @@ class _Reader:
     problems: list[InputProblem] = field(default_factory=list)
     families: set[int] = field(default_factory=set)
     skipped_drops: int = 0
+    ipsets: dict[str, PrefixSet] = field(default_factory=dict)
 
     def _problem(self, no: int, message: str) -> None:
         self.problems.append(InputProblem(Location(self.path, no), message))
 
     def read(self, text: str) -> None:
+        self.ipsets = _ipsets(text)
         table: str | None = None
         for no, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
@@ -80,7 +107,8 @@ class _Reader:
             elif line == "COMMIT":
                 table = None
             elif table is None:
-                self._problem(no, f"line outside a '*table' ... 'COMMIT' block: {line[:80]}")
+                if not _IPSET_LINE.match(line):
+                    self._problem(no, f"line outside a '*table' ... 'COMMIT' block: {line[:80]}")
             elif table not in EVALUATED_TABLES:
                 if re.search(r"\s-j\s+(?:DROP|REJECT)\b", line):
                     self.skipped_drops += 1
@@ -105,7 +133,7 @@ class _Reader:
         try:
             words = line.split()
             name = words[2] if words[0].startswith("[") else words[1]
-            rule = parse_rule(line, RuleRef(name, line, Location(self.path, no)))
+            rule = parse_rule(line, RuleRef(name, line, Location(self.path, no)), self.ipsets)
         except (ValueError, IndexError) as exc:  # RuleError is a ValueError
             message = str(exc) if isinstance(exc, RuleError) else "expected '-A CHAIN ...'"
             self._problem(no, f"{message}: {line[:100]}")

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...ipspace import IPAddress, PrefixSet
+from ...ipspace import IPAddress, PrefixSet, union
 from ...model import FlowVerdict, InputProblem, Location, Parsed, RuleRef
 from ..textio import read_text
 from ._asa_names import TCP_PORTS
@@ -219,7 +219,7 @@ class NftablesRuleset:
             return
         accepted: list[tuple[PrefixSet, RuleRef | None, str | None]] = [(space, None, None)]
         for chains in stages:
-            todo, accepted = _union(p for p, _, _ in accepted), []
+            todo, accepted = union(p for p, _, _ in accepted), []
 
             def emit(part: PrefixSet, out: object, ref: RuleRef | None, default: str | None,
                      into: list = accepted) -> None:
@@ -242,10 +242,3 @@ class NftablesRuleset:
             walk.decide(part, "permit", ref, default)
         for text in flow.notes:
             walk.note(text)
-
-
-def _union(parts) -> PrefixSet:
-    out = PrefixSet()
-    for p in parts:
-        out = out | p
-    return out

@@ -58,9 +58,9 @@ VENDOR_EOP = [  # SYNTHETIC TCP denies of EOP in PAN-OS and FortiGate formats
     'tz="+0000"',
 ]
 EOP_LINES = [  # SYNTHETIC, in the same formats
-    'Nov 23 13:41:34 tailspin-fw01 : %ASA-4-106023: Deny tcp src outside:104.47.34.97/51234 '
+    'Nov 23 2026 13:41:34 tailspin-fw01 : %ASA-4-106023: Deny tcp src outside:104.47.34.97/51234 '
     'dst inside:10.20.0.25/25 by access-group "outside_access_in" [0x0, 0x0]',
-    "Nov 23 13:56:00 tailspin-fw01 : %ASA-4-106100: access-list outside_access_in denied tcp "
+    "Nov 23 2026 13:56:00 tailspin-fw01 : %ASA-4-106100: access-list outside_access_in denied tcp "
     "outside/52.102.121.240(40123) -> inside/10.20.0.25(25) hit-cnt 1 first hit [0x2b7f3f90, 0x0]",
     "Nov 23 14:06:00 tailspin-fw01 : %ASA-6-106015: Deny TCP (no connection) from "
     "104.47.1.1/25 to 10.20.0.25/5555 flags RST on interface outside",
@@ -142,7 +142,7 @@ def test_deny_log_strengthens_the_configuration_finding(tmp_path):
     top = json.loads(runner.invoke(app, ["diagnose", str(case), "--format", "json"]).stdout)[
         "findings"][0]
     assert top["details"]["missing_prefixes"] == ["52.102.0.0/15", "104.47.0.0/17"]
-    assert "deny log holds 2 denied attempt(s)" in top["explanation"]
+    assert "deny log holds 2 denied attempt(s) from the missing ranges, the first at 2026-11-23 13:41, 2 of them while the defers accumulated" in top["explanation"]
     assert "firewall-log" in {e["source"] for e in top["evidence"]}
 
 

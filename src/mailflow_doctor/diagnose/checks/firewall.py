@@ -77,10 +77,15 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
     drops = _drops(facts, missing, verdict)
     if drops.by_24:
         confidence += 0.1
+        total = sum(g.count for g in drops.by_range.values())
         times = [g.first for g in drops.by_range.values() if g.first]
-        support.append(f"the firewall's deny log holds {sum(g.count for g in drops.by_range.values())}"
-                       f" denied attempt(s) from the missing ranges"
-                       + (f", the first at {min(times):%Y-%m-%d %H:%M}" if times else ""))
+        window = facts.window
+        during = sum(1 for e in facts.evidence.denies if window and e.time_utc
+                     and window[0] <= e.time_utc <= window[1] and e.source_ip in missing)
+        support.append(f"the firewall's deny log holds {total} denied attempt(s) from the "
+                       "missing ranges"
+                       + (f", the first at {min(times):%Y-%m-%d %H:%M}" if times else "")
+                       + (f", {during} of them while the defers accumulated" if window else ""))
 
     deferred_src = facts.trace_sources(blocked)
     in_gap = [ip for ip in deferred_src if ip in missing]

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailflow_doctor.evidence.firewall import asa, ios, iptables, nftables
+from mailflow_doctor.fixes import propose
 from mailflow_doctor.knowledge.endpoints import snapshot
 
 EOP = snapshot("worldwide").eop_prefixes
@@ -79,3 +80,17 @@ def test_wildcard_sets_match_the_bit_rule(address, trailing, high_bits, probe):
     keep = ~wildcard & 0xFFFFFFFF
     assert (str(ipaddress.IPv4Address(probe)) in exact) == ((probe & keep) == (address & keep))
     assert exact.size() == 2 ** bin(wildcard).count("1")
+
+
+def test_fix_uses_free_sequence_numbers_and_is_verified(tmp_path):
+    path = tmp_path / "rtr.cfg"
+    path.write_text(CONFIG)
+    v = ios.parse(path).records[0].evaluate(EOP, DST, 25)
+    fix = propose(v, v.denied, DST, 25)
+    assert fix.verified, fix.verification
+    # 52.100.0.0/14 less four /24s is many prefixes: the list is resequenced to make room.
+    assert fix.commands[:2] == ["ip access-list resequence OUTSIDE-IN 100 100",
+                                "ip access-list extended OUTSIDE-IN"]
+    assert fix.commands[2] == " 501 permit tcp 52.100.1.0 0.0.0.255 host 203.0.113.25 eq smtp"
+    assert any(c.endswith("permit tcp 104.47.0.0 0.0.127.255 host 203.0.113.25 eq smtp")
+               for c in fix.commands)

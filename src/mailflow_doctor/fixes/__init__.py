@@ -18,8 +18,8 @@ from ..evidence.textio import read_text
 from ..ipspace import IPAddress, PrefixSet
 from ..model import FlowVerdict
 
-VENDORS = {"cisco-asa": "asa", "iptables": "iptables", "nftables": "nftables",
-           "fortigate": "fortigate"}
+VENDORS = {"cisco-asa": "asa", "cisco-ios": "ios", "iptables": "iptables",
+           "nftables": "nftables", "fortigate": "fortigate"}
 
 
 @dataclass(frozen=True)

@@ -138,9 +138,9 @@ def test_deny_log_alone_names_denied_networks(tmp_path):
 def test_deny_log_strengthens_the_configuration_finding(tmp_path):
     case = tmp_path / "case"
     shutil.copytree(demo_case(), case)
-    write(case, EOP_LINES, "asa-syslog.txt")
-    top = json.loads(runner.invoke(app, ["diagnose", str(case), "--format", "json"]).stdout)[
-        "findings"][0]
+    log = write(tmp_path, EOP_LINES, "asa-syslog.txt")
+    top = json.loads(runner.invoke(app, ["diagnose", str(case), "--firewall-log", str(log),
+                                         "--format", "json"]).stdout)["findings"][0]
     assert top["details"]["missing_prefixes"] == ["52.102.0.0/15", "104.47.0.0/17"]
     assert "deny log holds 2 denied attempt(s) from the missing ranges, the first at 2026-11-23 13:41, 2 of them while the defers accumulated" in top["explanation"]
     assert "firewall-log" in {e["source"] for e in top["evidence"]}

@@ -42,8 +42,14 @@ def _csv_line(values: list) -> str:
 
 
 def receive_log(path: Path, sessions: list[tuple[datetime, str]], server: str = "EXCH01",
-                local: str = "10.0.0.25:25") -> None:
-    """One EOP-style session (EHLO, STARTTLS, one message queued) per (start, remote IP)."""
+                local: str = "10.0.0.25:25", starttls: bool = True,
+                certificate: str | None = None) -> None:
+    """One EOP-style session (EHLO, STARTTLS, one message queued) per (start, remote IP).
+
+    `starttls=False` leaves STARTTLS out of the EHLO reply (the session then ends there);
+    `certificate` is the new-format certificate line's data (subject issuer serial thumbprint
+    not-before not-after SANs), logged after STARTTLS.
+    """
     lines = list(RECV_HEADER)
     for n, (t, remote) in enumerate(sorted(sessions)):
         sid = f"08DE2B4C{n:08X}"
@@ -53,7 +59,8 @@ def receive_log(path: Path, sessions: list[tuple[datetime, str]], server: str = 
             (">", f"220 {server}.example.net Microsoft ESMTP MAIL Service ready", ""),
             ("<", "EHLO NAM12-BN8-obe.outbound.protection.outlook.com", ""),
             (">", f"250 {server}.example.net Hello [{remote}] SIZE 37748736 PIPELINING DSN "
-                  "ENHANCEDSTATUSCODES STARTTLS X-ANONYMOUSTLS AUTH NTLM X-EXPS 8BITMIME", ""),
+                  f"ENHANCEDSTATUSCODES {'STARTTLS ' if starttls else ''}X-ANONYMOUSTLS AUTH "
+                  "NTLM X-EXPS 8BITMIME", ""),
             ("<", "STARTTLS", ""),
             (">", "220 2.0.0 SMTP server ready", ""),
             ("*", "", "TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded using bulk "
@@ -66,6 +73,12 @@ def receive_log(path: Path, sessions: list[tuple[datetime, str]], server: str = 
                   "4242 bytes in 0.051, 81.2 KB/sec Queued mail for delivery", ""),
             ("-", "", "Local"),
         ]
+        if not starttls:
+            events = events[:4] + [("<", "QUIT", ""), ("-", "", "Remote")]
+        elif certificate:
+            events.insert(6, ("*", certificate, "Sending certificate Subject Issuer name Serial "
+                                                "number Thumbprint Not before Not after Subject "
+                                                "alternate names"))
         for seq, (event, data, context) in enumerate(events):
             stamp = iso(t + timedelta(milliseconds=20 * seq))
             lines.append(_csv_line([stamp, conn, sid, seq, local, f"{remote}:{40000 + n}",

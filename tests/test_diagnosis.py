@@ -19,8 +19,8 @@ DAY = datetime(2026, 11, 23, 9, tzinfo=timezone.utc)
 HOST, IP = "mail.contoso.example", "203.0.113.25"
 
 
-def diagnose_json(*paths) -> tuple[int, dict]:
-    result = runner.invoke(app, ["diagnose", *map(str, paths), "--format", "json"])
+def diagnose_json(*args) -> tuple[int, dict]:
+    result = runner.invoke(app, ["diagnose", *map(str, args), "--format", "json"])
     assert result.exit_code in (0, 1), result.output
     return result.exit_code, json.loads(result.stdout)
 
@@ -130,3 +130,49 @@ def test_without_firewall_config_silent_ranges_point_to_a_partial_block(tmp_path
     service = next(f for f in report["findings"] if f["cause"] == "service-not-listening")
     assert service["confidence"] < top["confidence"]
     assert re.search(r"Yet \d+ EOP session\(s\) reached Exchange", service["explanation"])
+
+
+STARTTLS_REASON = (f"[{{LED=450 4.4.317 Cannot connect to remote server [Message=451 5.7.3 "
+                   f"STARTTLS is required to send mail] [LastAttemptedServerName={HOST}] "
+                   f"[LastAttemptedIP={IP}:25]}};{{MSG=}};{{FQDN={HOST}}};{{IP={IP}}};"
+                   "{LRT=11/23/2026 9:00:00 AM}]")
+
+
+def test_starttls_missing_in_logs_and_trace_is_one_finding(tmp_path):
+    defers(tmp_path, lambda t: STARTTLS_REASON)
+    receive_log(tmp_path / "RECV2026112309-1.LOG",
+                [(DAY + timedelta(minutes=3 * k), "40.107.1.1") for k in range(4)],
+                starttls=False)
+    _, report = diagnose_json(tmp_path)
+    assert [f["cause"] for f in report["findings"]] == ["starttls-not-offered"]
+    f = report["findings"][0]
+    assert f["details"]["corroborated"] is True and f["confidence"] >= 0.85
+    assert {e["source"] for e in f["evidence"]} == {"message-trace", "smtp-receive-log"}
+
+
+def test_certificate_presented_without_the_target_name(tmp_path):
+    cert = (" CN=EXCH01 CN=EXCH01 1234567890ABCDEF1234567890ABCDEF "
+            "9876543210FEDCBA9876543210FEDCBA12345678 2025-01-01T00:00:00.000Z "
+            "2027-01-01T00:00:00.000Z EXCH01;EXCH01.corp.example")
+    receive_log(tmp_path / "RECV2026112309-1.LOG", [(DAY, "40.107.1.1")], certificate=cert)
+    code, report = diagnose_json(tmp_path, "--destination", IP)
+    # Without a trace the target's name is unknown: nothing to compare the certificate with.
+    assert "cert-name-mismatch" not in [f["cause"] for f in report["findings"]]
+    defers(tmp_path, lambda t: led("450", "4.4.315 Connection timed out", 10060, HOST, IP, t))
+    _, report = diagnose_json(tmp_path)
+    f = next(f for f in report["findings"] if f["cause"] == "cert-name-mismatch")
+    assert HOST in f["title"] and "exch01.corp.example" in f["explanation"]
+
+
+def test_expired_certificate_and_5xx_refusals(tmp_path):
+    cert = (" CN=mail.contoso.example CN=CA 1234567890ABCDEF1234567890ABCDEF "
+            "9876543210FEDCBA9876543210FEDCBA12345678 2024-01-01T00:00:00.000Z "
+            "2025-01-01T00:00:00.000Z mail.contoso.example")
+    receive_log(tmp_path / "RECV2026112309-1.LOG", [(DAY, "40.107.1.1")], certificate=cert)
+    log = tmp_path / "RECV2026112309-1.LOG"
+    log.write_text(log.read_text(encoding="utf-8-sig").replace(
+        "250 2.6.0 <m0@example.org>", "550 5.7.1 Unable to relay <m0@example.org>"),
+        encoding="utf-8-sig")
+    _, report = diagnose_json(log)
+    causes = [f["cause"] for f in report["findings"]]
+    assert "cert-expired" in causes and "receive-connector-rejects-eop" in causes

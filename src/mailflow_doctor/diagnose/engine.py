@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..evidence.collect import Evidence
 from ..knowledge.endpoints import Snapshot
-from ..model import Finding, Report
+from ..model import Cause, Finding, Report
 from .checks import CHECKS
 from .facts import Facts, Target, derive
 
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+# Causes that both the trace and the receive logs can report: one finding each, not two.
+_MERGEABLE = {Cause.CERT_NAME_MISMATCH, Cause.CERT_EXPIRED, Cause.CERT_UNTRUSTED,
+              Cause.STARTTLS_NOT_OFFERED, Cause.TLS_HANDSHAKE_FAILED, Cause.CERT_NO_PRIVATE_KEY,
+              Cause.RECEIVE_CONNECTOR_REJECTS_EOP}
+
+
+def merge(findings: list[Finding]) -> list[Finding]:
+    """Readings of one cause from different evidence become one, more certain finding."""
+    out: list[Finding] = []
+    by_cause: dict[Cause, Finding] = {}
+    for f in findings:
+        first = by_cause.get(f.cause)
+        if f.cause not in _MERGEABLE or first is None:
+            if f.cause in _MERGEABLE:
+                by_cause[f.cause] = f
+            out.append(f)
+            continue
+        lead, other = (first, f) if first.confidence >= f.confidence else (f, first)
+        merged = replace(
+            lead, confidence=round(min(0.97, lead.confidence + 0.15), 2),
+            explanation=f"{lead.explanation} {other.explanation}",
+            remediation=tuple(dict.fromkeys(lead.remediation + other.remediation)),
+            evidence=tuple(dict.fromkeys(lead.evidence + other.evidence)),
+            details={**other.details, **lead.details, "corroborated": True})
+        out[out.index(first)] = merged
+        by_cause[f.cause] = merged
+    return out
 
 
 def rank(findings: list[Finding]) -> list[Finding]:
@@ -45,7 +75,7 @@ def diagnose(evidence: Evidence, snapshot: Snapshot, destination: Target | None 
              checks: tuple[Callable[[Facts], list[Finding]], ...] = CHECKS) -> Report:
     """Evidence in, ranked report out."""
     facts = derive(evidence, snapshot, destination, ingress)
-    findings = rank([f for check in checks for f in check(facts)])
+    findings = rank(merge([f for check in checks for f in check(facts)]))
     summary = {
         "target": {"ip": facts.target.ip, "fqdn": facts.target.fqdn, "port": facts.target.port,
                    "origin": facts.target.origin} if facts.target else None,

@@ -3,6 +3,6 @@
 Adding a check means writing a module with `check(facts) -> list[Finding]` and listing it here.
 """
 
-from . import connectivity, firewall, sources, trace_reasons
+from . import connectivity, firewall, sessions, sources, trace_reasons
 
-CHECKS = (firewall.check, connectivity.check, trace_reasons.check, sources.check)
+CHECKS = (firewall.check, connectivity.check, trace_reasons.check, sessions.check, sources.check)

@@ -123,3 +123,22 @@ def test_audit_lists_redundant_and_shadowed_rules(tmp_path):
     assert [(u["status"], u["prefixes"], u["rule"]["location"].rsplit(":", 1)[1])
             for u in unused] == [("redundant", ["40.92.0.0/16"], "6"),
                                  ("shadowed", ["40.107.0.0/16"], "7")]
+
+
+def test_asa_twice_nat_destination_clause_maps_the_public_address(tmp_path):
+    config = tmp_path / "twice.txt"
+    config.write_text("""\
+: SYNTHETIC
+object network EXCH-REAL
+ host 10.20.0.25
+object network EXCH-PUBLIC
+ host 13.92.177.139
+object-group network EOP
+ network-object 40.92.0.0 255.254.0.0
+nat (outside,inside) source static any any destination static EXCH-PUBLIC EXCH-REAL
+access-list outside_in extended permit tcp object-group EOP host 10.20.0.25 eq smtp
+access-group outside_in in interface outside
+""")
+    v = asa.parse(config).records[0].evaluate(EOP4, ipaddress.ip_address("13.92.177.139"), 25)
+    assert (v.inside_destination, v.ingress) == ("10.20.0.25:25", "outside")
+    assert v.permitted.cidrs() == ["40.92.0.0/15"]

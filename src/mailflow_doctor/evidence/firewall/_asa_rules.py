@@ -201,12 +201,10 @@ class AsaReader(AsaObjects):
         if w[k + 1:k + 2] != ["static"] or len(w) < k + 4:
             return []  # dynamic source NAT: outbound only
         real_name, mapped_name = w[k + 2], w[k + 3]
+        if "destination" in w:
+            return self._destination_nat(w, ifs, real_name == mapped_name, line, model, section)
         if real_name == mapped_name:
             return []  # identity NAT leaves the address as it is
-        if "destination" in w:
-            model.notes.append(f"twice NAT at line {line.no} depends on the peer address and was "
-                               "not evaluated")
-            return []
         real = (PrefixSet.everything() if real_name == "any"
                 else self._mapped(real_name, ifs[0], line))
         ports: tuple[int | None, int | None] = (None, None)
@@ -217,6 +215,24 @@ class AsaReader(AsaObjects):
             ports = (self._single_port(w[s + 1], line), self._single_port(w[s + 2], line))
         mapped = self._mapped(mapped_name, ifs[1], line)
         return [self._static(ifs, real, mapped, ports, line, section)]
+
+    def _destination_nat(self, w: list[str], ifs: tuple[str, str], source_identity: bool,
+                         line: Line, model: AsaModel, section: int) -> list[StaticNat]:
+        """Twice NAT `... source static any any destination static MAPPED REAL [service ..]`:
+        traffic arriving on the first interface for MAPPED goes to REAL on the second. When the
+        source side translates too, the result depends on the peer: noted, not evaluated."""
+        d = w.index("destination")
+        if not source_identity or w[d + 1:d + 2] != ["static"] or len(w) < d + 4:
+            model.notes.append(f"twice NAT at line {line.no} depends on the peer address and "
+                               "was not evaluated")
+            return []
+        mapped = self._mapped(w[d + 2], ifs[0], line)
+        real = self._mapped(w[d + 3], ifs[1], line)
+        ports: tuple[int | None, int | None] = (None, None)
+        if "service" in w:
+            s = w.index("service")
+            ports = (self._single_port(w[s + 2], line), self._single_port(w[s + 1], line))
+        return [self._static((ifs[1], ifs[0]), real, mapped, ports, line, section)]
 
     def _single_port(self, name: str, line: Line) -> int:
         for svc in self._services("object service", name, line):

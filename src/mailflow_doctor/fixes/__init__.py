@@ -19,7 +19,8 @@ from ..ipspace import IPAddress, PrefixSet
 from ..model import FlowVerdict
 
 VENDORS = {"cisco-asa": "asa", "cisco-ios": "ios", "iptables": "iptables",
-           "nftables": "nftables", "fortigate": "fortigate"}
+           "nftables": "nftables", "fortigate": "fortigate", "aws-security-group": "aws_sg",
+           "azure-nsg": "azure_nsg", "pfsense": "pfsense", "panos": "panos"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Fix:
     summary: str
     commands: list[str]
     insertions: list[Insertion] = field(default_factory=list)
+    patched: str | None = None  # the whole changed configuration, where lines do not fit (JSON)
     verified: bool = False
     verification: str = ""
     after: FlowVerdict | None = None
@@ -62,6 +64,13 @@ def propose(verdict: FlowVerdict, missing: PrefixSet, destination: IPAddress, po
     vendor = import_module(f"{__package__}.{name}")
     fix: Fix = vendor.propose(text, verdict, missing)
     _verify(fix, text, verdict, missing, destination, port, ingress)
+    if not fix.verified:
+        # Extending a group does not help prefixes that an earlier rule already denies: then
+        # a new rule above the denying ones is the smallest change that works.
+        other: Fix = vendor.propose(text, verdict, missing, prefer_group=False)
+        if other.commands != fix.commands:
+            _verify(other, text, verdict, missing, destination, port, ingress)
+            fix = other if other.verified else fix
     return fix
 
 
@@ -75,7 +84,8 @@ def _verify(fix: Fix, text: str, before: FlowVerdict, missing: PrefixSet,
     reader = _reader(fix.vendor)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / (Path(fix.config).name or "config")
-        path.write_text(apply(text, fix.insertions), encoding="utf-8")
+        changed = fix.patched if fix.patched is not None else apply(text, fix.insertions)
+        path.write_text(changed, encoding="utf-8")
         parsed = reader.parse(path)
     original = reader.parse(before.config)
     if not parsed.records or not original.records:

@@ -65,11 +65,12 @@ def _acl_of(decision: Decision) -> str | None:
     return words[1] if len(words) > 1 and words[0] in ("access-list", "access-group") else None
 
 
-def propose(text: str, verdict: FlowVerdict, missing: PrefixSet) -> Fix:
+def propose(text: str, verdict: FlowVerdict, missing: PrefixSet,
+            prefer_group: bool = True) -> Fix:
     lines = text.splitlines()
     nets = missing.networks()
     permits = [d for d in verdict.decisions if d.action == "permit" and d.rule]
-    for d in permits:
+    for d in permits if prefer_group else []:
         group = _source_group(d.rule.text) if d.rule else None
         end = _group_end(lines, group) if group else None
         if group and end:

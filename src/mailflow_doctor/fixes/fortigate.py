@@ -22,7 +22,8 @@ def _objects(missing: PrefixSet) -> tuple[list[str], list[str]]:
     return names, lines
 
 
-def propose(text: str, verdict: FlowVerdict, missing: PrefixSet) -> Fix:
+def propose(text: str, verdict: FlowVerdict, missing: PrefixSet,
+            prefer_group: bool = True) -> Fix:
     sections, ends = _read(text)
     names, object_lines = _objects(missing)
     section = "firewall address" if all(n.version == 4 for n in missing.networks()) \
@@ -33,7 +34,7 @@ def propose(text: str, verdict: FlowVerdict, missing: PrefixSet) -> Fix:
     insert_objects = Insertion(ends.get(section, 0) - 1 if section in ends else 0,
                                tuple(object_lines if section in ends else create))
     members = " ".join(f'"{n}"' for n in names)
-    for d in verdict.decisions:
+    for d in verdict.decisions if prefer_group else []:
         policy = policies.get(d.rule.name) if d.action == "permit" and d.rule else None
         group = next((g for g in (policy.settings.get("srcaddr", []) if policy else [])
                       if g in groups), None)

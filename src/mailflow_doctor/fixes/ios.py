@@ -26,7 +26,8 @@ def _sequences(lines: list[str], acl: str) -> list[tuple[int, int]]:
     return out
 
 
-def propose(text: str, verdict: FlowVerdict, missing: PrefixSet) -> Fix:
+def propose(text: str, verdict: FlowVerdict, missing: PrefixSet,
+            prefer_group: bool = True) -> Fix:
     lines = text.splitlines()
     host = verdict.destination.rsplit(":", 1)[0]
     port = verdict.destination.rsplit(":", 1)[1]

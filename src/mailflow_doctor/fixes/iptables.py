@@ -68,7 +68,8 @@ def _chain_of(d: Decision) -> str | None:
     return None
 
 
-def propose(text: str, verdict: FlowVerdict, missing: PrefixSet) -> Fix:
+def propose(text: str, verdict: FlowVerdict, missing: PrefixSet,
+            prefer_group: bool = True) -> Fix:
     lines = text.splitlines()
     commands: list[str] = []
     insertions: list[Insertion] = []

@@ -47,11 +47,12 @@ def _rule_lines(lines: list[str], layout: dict, chain_key: tuple) -> list[int]:
                                                        lines[no - 1])]
 
 
-def propose(text: str, verdict: FlowVerdict, missing: PrefixSet) -> Fix:
+def propose(text: str, verdict: FlowVerdict, missing: PrefixSet,
+            prefer_group: bool = True) -> Fix:
     lines = text.splitlines()
     layout = _layout(lines)
     elements = ", ".join(missing.cidrs())
-    for d in verdict.decisions:
+    for d in verdict.decisions if prefer_group else []:
         if d.action != "permit" or not d.rule or not (m := _SET_REF.search(d.rule.text)):
             continue
         name = m.group(1)

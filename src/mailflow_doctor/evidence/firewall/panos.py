@@ -140,7 +140,8 @@ def _from_set(text: str, cfg: PanConfig) -> None:
         if w[:1] == ["address"] and len(w) >= 4:
             cfg.addresses[w[1]] = (w[2], w[3])
         elif w[:1] == ["address-group"] and len(w) >= 4 and w[2] == "static":
-            cfg.groups[w[1]] = _members(w[3:])
+            # `set` on a list adds to it, so repeated lines extend the group.
+            cfg.groups[w[1]] = cfg.groups.get(w[1], []) + _members(w[3:])
         elif w[:1] == ["service"] and len(w) >= 6 and w[2:4] == ["protocol", "tcp"]:
             cfg.services[w[1]] = _port_ranges(w[w.index("port") + 1]) if "port" in w else None
         elif w[:1] == ["zone"] and "layer3" in w:

@@ -19,11 +19,12 @@ from typer.core import TyperGroup
 
 from .diagnose.audit import audit as run_audit
 from .diagnose.audit import fixes as propose_fixes
-from .diagnose.drops import eop_drops
+from .diagnose.drops import eop_drops, eop_filter
 from .diagnose.engine import diagnose as run_diagnosis
 from .diagnose.facts import Target, parse_destination
 from .diagnose.trace_summary import summarise
 from .evidence.collect import collect
+from .evidence.firewall import deny_log
 from .evidence.timefmt import parse_time
 from .evidence.trace.reason import decode_reason
 from .fetch.auth import AuthError, Credentials, token_provider
@@ -311,10 +312,12 @@ def firewall_drops(
     output: OutputOpt = None,
 ) -> None:
     """Denied attempts from EOP to the SMTP port, per EOP range and network, first and last."""
-    evidence = collect([], {"firewall-log": logs})
+    eop = snapshot(instance.value).eop_prefixes
+    evidence = collect([], {"firewall-log": logs},
+                       {deny_log.KIND: {"want": eop_filter(eop, port)}})
     for problem in evidence.problems:
         typer.echo(f"warning: {problem}", err=True)
-    result = eop_drops(evidence.denies, snapshot(instance.value).eop_prefixes, port)
+    result = eop_drops(evidence.denies, eop, port)
     render = firewall_report.drops_json if fmt is Format.json else firewall_report.drops_text
     emit(render(result), output)
     raise typer.Exit(EXIT_FINDINGS if result.by_24 else EXIT_OK)

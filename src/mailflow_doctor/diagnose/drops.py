@@ -4,6 +4,7 @@ and /24, with counts and first/last times — the `firewall drops` view and a ch
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -28,6 +29,13 @@ def _place(source: str, ranges: tuple[tuple[int, int, int, str], ...]) -> tuple[
     if address.version == 4:
         return home, source.rsplit(".", 1)[0] + ".0/24"
     return home, str(ipaddress.ip_network(f"{address}/48", strict=False))
+
+
+def eop_filter(published: PrefixSet, port: int = 25) -> Callable[[str, int], bool]:
+    """For deny-log readers: keep only attempts from these ranges to this port."""
+    ranges = tuple((int(n.network_address), int(n.broadcast_address), n.version, str(n))
+                   for n in published.networks())
+    return lambda source, dport: dport == port and _place(source, ranges) is not None
 
 
 @dataclass
@@ -67,15 +75,15 @@ class Drops:
 def eop_drops(events: list[DenyEvent], published: PrefixSet, port: int = 25,
               destinations: set[str] | None = None) -> Drops:
     """Denies of EOP sources to `port` (optionally only to these destination addresses)."""
-    ranges = [(int(n.network_address), int(n.broadcast_address), n.version, str(n))
-              for n in published.networks()]
+    ranges = tuple((int(n.network_address), int(n.broadcast_address), n.version, str(n))
+                   for n in published.networks())
     by_range: dict[str, DropGroup] = {}
     by_24: dict[str, DropGroup] = {}
     logged = 0
     for e in events:
         if e.dest_port != port or (destinations and e.dest_ip not in destinations):
             continue
-        place = _place(e.source_ip, tuple(ranges))
+        place = _place(e.source_ip, ranges)
         if place is None:
             continue
         if e.action != "deny":

@@ -74,9 +74,10 @@ def _identify(path: Path, categories: Iterable[str]) -> tuple[str, ModuleType] |
     return None
 
 
-def _read(evidence: Evidence, path: Path, category: str, module: ModuleType) -> None:
+def _read(evidence: Evidence, path: Path, category: str, module: ModuleType,
+          options: dict[str, dict]) -> None:
     try:
-        parsed = module.parse(path)
+        parsed = module.parse(path, **options.get(module.KIND, {}))
     except UnreadableInput as exc:
         evidence.problems.append(exc.problem)
         evidence.inputs.append((str(path), UNRECOGNISED))
@@ -87,8 +88,12 @@ def _read(evidence: Evidence, path: Path, category: str, module: ModuleType) -> 
 
 
 def collect(paths: Iterable[str | Path] = (),
-            forced: dict[str, Iterable[str | Path]] | None = None) -> Evidence:
-    """Read every file under `paths` (kind sniffed) and under `forced[category]`."""
+            forced: dict[str, Iterable[str | Path]] | None = None,
+            options: dict[str, dict] | None = None) -> Evidence:
+    """Read every file under `paths` (kind sniffed) and under `forced[category]`.
+
+    `options` gives a reader, by its KIND, extra arguments (e.g. a filter for deny logs).
+    """
     evidence = Evidence()
     jobs: list[tuple[Path, tuple[str, ...], bool]] = []
     for category, items in (forced or {}).items():
@@ -113,6 +118,6 @@ def collect(paths: Iterable[str | Path] = (),
                         "not a kind of evidence this tool reads (message trace export, "
                         "SMTP protocol log, firewall configuration or deny log)"))
                 continue
-            _read(evidence, path, *found)
+            _read(evidence, path, *found, options or {})
     evidence.trace = merge(evidence.trace)
     return evidence

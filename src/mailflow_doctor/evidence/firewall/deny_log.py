@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -88,38 +89,54 @@ def _parse_stamp(iso: str, bsd: str, year: int) -> datetime | None:
         return None
 
 
-def _event(line: str, year: int, location: Location) -> DenyEvent | None:
+Want = Callable[[str, int], bool]  # (source address, destination port) → keep this deny?
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """What every line of one file is read with."""
+
+    source: str
+    year: int
+    want: Want | None = None
+
+    def keep(self, src: str, dport: int) -> bool:
+        return self.want is None or self.want(src, dport)
+
+
+def _event(line: str, scan: _Scan, number: int) -> DenyEvent | None:
     if "%ASA-" in line or "%FTD-" in line:
         head = _ASA_ID.search(line)
         body = _ASA_BODIES.get(head.group(1)) if head else None
         if head and body and (m := body.match(line, head.end())):
-            return _make(m, line, year, location, "deny", m.groupdict().get("acl"))
+            return _make(m, line, scan, number, "deny", m.groupdict().get("acl"))
         return None
     if "%SEC-6-IPACCESSLOGP" in line and (m := _IOS.search(line)):
-        return _make(m, line, year, location, "deny", m.group("acl"))
+        return _make(m, line, scan, number, "deny", m.group("acl"))
     if ",TRAFFIC," in line:
-        return _panos(line, year, location)
+        return _panos(line, scan, number)
     if "filterlog" in line:
-        return _filterlog(line, year, location)
+        return _filterlog(line, scan, number)
     if "srcip=" in line and "dstip=" in line:
-        return _fortigate(line, location)
+        return _fortigate(line, scan, number)
     if " SRC=" in line and "PROTO=TCP" in line and (m := _KERNEL.search(line)):
         prefix = _log_prefix(line[:m.start()])
         action = "deny" if prefix and _DENY_WORDS.search(prefix) else "logged"
-        return _make(m, line, year, location, action, prefix)
+        return _make(m, line, scan, number, action, prefix)
     return None
 
 
-def _record(line: str, year: int, location: Location, src: str, dst: str, dport: str,
+def _record(line: str, scan: _Scan, number: int, src: str, dst: str, dport: str,
             rule: str | None, interface: str | None, when: datetime | None = None
             ) -> DenyEvent | None:
-    if not dport.isdigit():
+    if not dport.isdigit() or not scan.keep(src, int(dport)):
         return None
-    return DenyEvent(when or _time(line, year), src, dst, int(dport), location, "deny", rule,
-                     interface or None, line.strip()[:300])
+    return DenyEvent(when or _time(line, scan.year), src, dst, int(dport),
+                     Location(scan.source, number), "deny", rule, interface or None,
+                     line.strip()[:300])
 
 
-def _panos(line: str, year: int, location: Location) -> DenyEvent | None:
+def _panos(line: str, scan: _Scan, number: int) -> DenyEvent | None:
     """PAN-OS TRAFFIC CSV, fields counted from `TRAFFIC` (the 9.1+ order)."""
     f = next(csv.reader([line]), [])
     t = f.index("TRAFFIC") if "TRAFFIC" in f else -1
@@ -127,12 +144,12 @@ def _panos(line: str, year: int, location: Location) -> DenyEvent | None:
         return None
     if f[t + 27] not in _PAN_DENY and f[t + 1] not in ("deny", "drop"):
         return None
-    when = _parse_stamp(f[t + 3].replace("/", "-").replace(" ", "T"), "", year)
-    return _record(line, year, location, f[t + 4], f[t + 5], f[t + 22], f[t + 8] or None,
+    when = _parse_stamp(f[t + 3].replace("/", "-").replace(" ", "T"), "", scan.year)
+    return _record(line, scan, number, f[t + 4], f[t + 5], f[t + 22], f[t + 8] or None,
                    f[t + 15], when)
 
 
-def _filterlog(line: str, year: int, location: Location) -> DenyEvent | None:
+def _filterlog(line: str, scan: _Scan, number: int) -> DenyEvent | None:
     """pfSense filterlog CSV: IPv4 and IPv6 put the addresses at different positions."""
     payload = re.split(r"filterlog(?:\[\d+\]:|\s+\S+\s+-\s+-)\s*", line, maxsplit=1)
     if len(payload) != 2:
@@ -141,13 +158,13 @@ def _filterlog(line: str, year: int, location: Location) -> DenyEvent | None:
     if len(f) < 22 or f[6] != "block":
         return None
     if f[8] == "4" and f[16] == "tcp":
-        return _record(line, year, location, f[18], f[19], f[21], f[3], f[4])
+        return _record(line, scan, number, f[18], f[19], f[21], f[3], f[4])
     if f[8] == "6" and f[12] == "tcp" and len(f) > 18:
-        return _record(line, year, location, f[15], f[16], f[18], f[3], f[4])
+        return _record(line, scan, number, f[15], f[16], f[18], f[3], f[4])
     return None
 
 
-def _fortigate(line: str, location: Location) -> DenyEvent | None:
+def _fortigate(line: str, scan: _Scan, number: int) -> DenyEvent | None:
     kv = {k: quoted or bare for k, quoted, bare in _KV.findall(line)}
     if kv.get("type", "traffic") != "traffic" or kv.get("proto") != "6":
         return None
@@ -155,7 +172,7 @@ def _fortigate(line: str, location: Location) -> DenyEvent | None:
         return None
     when = _parse_stamp(f"{kv['date']}T{kv['time']}{kv.get('tz', '')}", "", 1) \
         if kv.get("date") and kv.get("time") else None
-    return _record(line, 1, location, kv.get("srcip", ""), kv.get("dstip", ""),
+    return _record(line, scan, number, kv.get("srcip", ""), kv.get("dstip", ""),
                    kv.get("dstport", ""), kv.get("policyid"), kv.get("srcintf"), when)
 
 
@@ -166,12 +183,16 @@ def _log_prefix(head: str) -> str | None:
     return head.strip() or None
 
 
-def _make(m: re.Match[str], line: str, year: int, location: Location, action: str,
+def _make(m: re.Match[str], line: str, scan: _Scan, number: int, action: str,
           rule: str | None) -> DenyEvent | None:
     if m.group("proto").upper() != "TCP" or not m.group("dport"):
         return None
-    return DenyEvent(_time(line, year), m.group("src"), m.group("dst"), int(m.group("dport")),
-                     location, action, rule, m.group("in") or None, line.strip()[:300])  # type: ignore[arg-type]
+    src, dport = m.group("src"), int(m.group("dport"))
+    if not scan.keep(src, dport):
+        return None
+    return DenyEvent(_time(line, scan.year), src, m.group("dst"), dport,
+                     Location(scan.source, number), action, rule,  # type: ignore[arg-type]
+                     m.group("in") or None, line.strip()[:300])
 
 
 # Lines worth a closer look; all others are skipped inside the regex engine, in C.
@@ -179,11 +200,15 @@ _MARKER = re.compile(r"%ASA-|%FTD-|%SEC-6-IPACCESSLOGP|,TRAFFIC,|filterlog| SRC=
 BLOCK = 1 << 22  # bytes read at a time
 
 
-def iter_events(path: str | Path, year: int | None = None
+def iter_events(path: str | Path, year: int | None = None, want: Want | None = None
                 ) -> Iterator[DenyEvent | InputProblem]:
-    """Stream the events of a log of any size: blocks of whole lines, scanned by one regex."""
+    """Stream the events of a log of any size: blocks of whole lines, scanned by one regex.
+
+    `want` drops uninteresting denies before any record is built (e.g. not EOP, not port 25).
+    """
     source = str(path)
     year = year or datetime.fromtimestamp(Path(path).stat().st_mtime, UTC).year
+    scan = _Scan(source, year, want)
     line, warned, carry = 1, False, b""
     with open(source, "rb") as fh:
         while True:
@@ -208,7 +233,7 @@ def iter_events(path: str | Path, year: int | None = None
                 end = len(text) if end < 0 else end
                 line += text.count("\n", counted, start)
                 counted = start
-                if event := _event(text[start:end], year, Location(source, line)):
+                if event := _event(text[start:end], scan, line):
                     yield event
                 pos = end + 1
             line += text.count("\n", counted)
@@ -216,8 +241,8 @@ def iter_events(path: str | Path, year: int | None = None
                 return
 
 
-def parse(path: str | Path) -> Parsed[DenyEvent]:
+def parse(path: str | Path, want: Want | None = None) -> Parsed[DenyEvent]:
     parsed: Parsed[DenyEvent] = Parsed()
-    for item in iter_events(path):
+    for item in iter_events(path, want=want):
         (parsed.problems if isinstance(item, InputProblem) else parsed.records).append(item)
     return parsed

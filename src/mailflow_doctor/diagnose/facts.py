@@ -111,18 +111,6 @@ class Facts:
         times = [e.time_utc for e in self.defers]
         return min(times), max(times) + WINDOW_SLACK
 
-    @property
-    def classes(self) -> Counter[str]:
-        return Counter(failure_class(e) for e in self.defers)
-
-    @property
-    def log_span(self) -> tuple[datetime, datetime] | None:
-        """First and last moment any receive-log session covers."""
-        sessions = self.evidence.sessions
-        if not sessions:
-            return None
-        return min(s.start for s in sessions), max(s.end for s in sessions)
-
     def activity(self, prefixes: PrefixSet) -> Activity:
         hits = tuple(s for s in self.eop_sessions if s.remote_ip in prefixes)
         window = self.window

@@ -1,6 +1,9 @@
-"""Exchange Online message trace: the Defer/Fail reason decoder and the CSV export readers.
+"""Exchange Online message trace: every export read into TraceEvent records, and merged.
 
-`reason.decode_reason` turns a reason string into a DeferReason; `detail_csv` reads
-Get-MessageTraceDetailV2 exports and `extended_csv` the extended message trace report, both into
-TraceEvent records.
+`reason.decode_reason` turns a Defer/Fail reason string into a DeferReason. Readers (KIND,
+sniff, parse): `detail_csv` (Get-MessageTraceDetailV2 | Export-Csv), `extended_csv` (the extended
+report), `summary_csv` (Get-MessageTraceV2 | Export-Csv, EAC summary and enhanced summary),
+`powershell` (ConvertTo-Json of both cmdlets), `graph` (Graph responses and the `trace fetch`
+file), `rws` (Reporting Web Service); `json_export` hands any JSON to the right one. `merge`
+joins overlapping exports without double counting.
 """

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 
 class RichProgress:
+    """`on_progress(done, total, what)` as one Rich bar per `what`; use as a context manager."""
+
     def __init__(self) -> None:
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                              console=Console(stderr=True), transient=True)
         self._tasks: dict[str, int] = {}
 
-    def __enter__(self) -> RichProgress:
+    def __enter__(self) -> Self:
         self._bar.start()
         return self
 

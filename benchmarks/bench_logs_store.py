@@ -1,0 +1,126 @@
+"""Benchmark: EOP sessions in a time window from ≥ 2 GB of SmtpReceive logs, with the case store.
+
+Generates (or reuses) SYNTHETIC Exchange 2019 receive logs with gen_receive_logs.py, then, side
+by side on the same files with a warm page cache:
+  grep    LC_ALL=C grep -c -F '104.47.' over every file (run first: it warms the cache)
+  first   `logs sessions --range eop --since S --until U` with a new store
+  second  the same query again on that store
+Each query runs as its own process (`python -m mailflow_doctor.store`, the `logs` commands
+without the rest of the CLI), so wall time and peak RSS (from wait4) are the query's alone.
+Targets: first ≤ 2 × grep, second ≤ grep / 10, peak RSS ≤ 1 GiB. Exits non-zero on a FAIL.
+Run: .venv/bin/python benchmarks/bench_logs_store.py [--size-gb 2] [--logs DIR] [--full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_receive_logs import START, generate  # noqa: E402
+
+GIB = 1024**3
+WINDOW = timedelta(minutes=15)
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p) for p in root.rglob("*.LOG"))
+
+
+def _ensure_logs(root: Path, size_gb: float) -> list[str]:
+    marker = root / ".generated"
+    if not (marker.exists() and marker.read_text() == str(size_gb)):
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"generating {size_gb} GiB of SYNTHETIC logs under {root} ...", flush=True)
+        generate(root, size_gb)
+        marker.write_text(str(size_gb))
+    return _files(root)
+
+
+def _run(cmd: list[str], env: dict | None = None) -> tuple[float, int, bytes]:
+    """Wall seconds, peak RSS in bytes and stdout of one child process."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        err = child.stderr.read()
+        child.stderr.close()
+        if child.returncode not in (0, 1):  # grep -c exits 1 when nothing matched
+            raise SystemExit(f"{cmd[0]} failed ({child.returncode}): {err.decode()[-500:]}")
+        out.seek(0)
+        return elapsed, usage.ru_maxrss * 1024, out.read()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-gb", type=float, default=2.0)
+    parser.add_argument("--logs", type=Path, help="folder for the generated logs (not the repo)")
+    parser.add_argument("--full", action="store_true", help="also time a complete store build")
+    args = parser.parse_args()
+    root = args.logs or Path(tempfile.gettempdir()) / f"mfd-bench-logs-{args.size_gb:g}g"
+    if root.resolve().is_relative_to(Path(__file__).resolve().parent.parent):
+        print("refusing to write generated logs inside the repository", file=sys.stderr)
+        return 2
+    files = _ensure_logs(root, args.size_gb)
+    size = sum(os.path.getsize(f) for f in files)
+    hours = len({Path(f).name[4:14] for f in files})
+    since = START + timedelta(hours=hours // 2)
+    until = since + WINDOW
+    query = [sys.executable, "-m", "mailflow_doctor.store", "sessions", str(root), "--range",
+             "eop", "--since", since.isoformat(), "--until", until.isoformat()]
+    env = dict(os.environ, LC_ALL="C")
+    greps = [_run(["grep", "-c", "-F", "104.47.", *files], env)[0] for _ in range(3)]
+    grep = statistics.median(greps)
+
+    firsts, seconds, rss, found = [], [], 0, b""
+    with tempfile.TemporaryDirectory(prefix="mfd-bench-store-") as tmp:
+        for attempt in range(3):
+            store = Path(tmp) / f"case{attempt}.duckdb"
+            elapsed, peak, out = _run([*query, "--store", str(store)])
+            firsts.append(elapsed)
+            rss = max(rss, peak)
+            found = found or out
+        for _ in range(5):
+            elapsed, peak, out = _run([*query, "--store", str(Path(tmp) / "case0.duckdb")])
+            seconds.append(elapsed)
+            rss = max(rss, peak)
+        full = None
+        if args.full:
+            full, peak, _ = _run([sys.executable, "-m", "mailflow_doctor.store", "summary",
+                                  str(root), "--store", str(Path(tmp) / "full.duckdb")])
+            rss = max(rss, peak)
+    first, second = statistics.median(firsts), statistics.median(seconds)
+    sessions = found.split(b"\n", 1)[0].decode()
+    window = f"{since:%Y-%m-%d %H:%M}..{until:%H:%M}Z"
+    print(f"{len(files)} files, {size / GIB:.2f} GiB, {hours} hours; window {window}; {sessions}")
+    checks = [
+        ("grep -c -F '104.47.' (median of 3)", grep, None),
+        ("first query, new store (median of 3)", first, first <= 2 * grep),
+        ("second query, built store (median of 5)", second, second * 10 <= grep),
+    ]
+    for name, value, ok in checks:
+        verdict = "" if ok is None else (" PASS" if ok else " FAIL")
+        print(f"  {name:42} {value:7.2f} s{verdict}")
+    print(f"  {'first / grep':42} {first / grep:7.2f} x   (target <= 2)")
+    print(f"  {'grep / second':42} {grep / second:7.1f} x   (target >= 10)")
+    print(f"  {'peak RSS of the query processes':42} {rss / 2**20:7.0f} MiB"
+          f"{' PASS' if rss <= GIB else ' FAIL'} (target <= 1024)")
+    if full is not None:
+        print(f"  {'complete store build + summary':42} {full:7.2f} s  ({size / full / 2**20:.0f}"
+              " MiB/s)")
+    ok = first <= 2 * grep and second * 10 <= grep and rss <= GIB
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Renderers for `logs sessions` and `logs summary`: results in, text or JSON out, no computing.
+
+Log contents (EHLO names, replies, certificate names) are attacker-controlled: JSON escapes
+them by construction; in text, control characters are shown as `\\xNN` so a crafted reply
+cannot move the cursor or clear the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from ..model import SmtpSession
+from ..store.queries import SummaryRow, tls_parts
+from ..store.run import RunInfo, SessionsResult, SummaryResult
+
+SESSIONS_SCHEMA = "mailflow-doctor/logs-sessions/v1"
+SUMMARY_SCHEMA = "mailflow-doctor/logs-summary/v1"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str | None) -> str:
+    if not text:
+        return ""
+    if text.isprintable():  # the common case, checked in C
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _short(value: datetime | None) -> str:
+    return value.isoformat(" ", "seconds")[:19] + "Z" if value is not None else "-"
+
+
+# -- sessions -------------------------------------------------------------------------------------
+
+
+def session_dict(s: SmtpSession) -> dict:
+    protocol, cipher, failure = tls_parts(s.tls)
+    cert = s.certificate
+    return {
+        "session_id": s.session_id, "server": s.server, "connector": s.connector,
+        "log_type": s.log_type, "start": _iso(s.start), "end": _iso(s.end),
+        "remote_ip": s.remote_ip, "local_endpoint": s.local_endpoint, "ehlo": s.ehlo,
+        "starttls_offered": s.starttls_offered, "starttls_used": s.starttls_used,
+        "tls": None if s.tls is None else {"protocol": protocol, "cipher": cipher,
+                                           "failure": failure},
+        "certificate": None if cert is None else {
+            "subject": cert.subject, "issuer": cert.issuer, "serial": cert.serial,
+            "thumbprint": cert.thumbprint, "san": list(cert.san),
+            "not_before": _iso(cert.not_before), "not_after": _iso(cert.not_after)},
+        "messages": s.messages,
+        "replies": [{"code": r[:3], "text": r} for r in s.replies],
+        "disconnect": s.disconnect, "location": str(s.location), "lines": s.line_count,
+    }
+
+
+def _info_dict(info: RunInfo) -> dict:
+    reg = info.registration
+    return {"store": info.store, "files": reg.files, "files_read": info.ingested,
+            "files_already_in_store": info.skipped, "files_outside_window": info.deferred,
+            "files_read_by_python_reader": info.python_reader, "bad_lines": info.bad_lines,
+            "problems": [{"location": str(p.location), "message": p.message}
+                         for p in info.problems]}
+
+
+def sessions_json(result: SessionsResult) -> str:
+    f = result.filter
+    return json.dumps({
+        "schema": SESSIONS_SCHEMA,
+        "filter": {"ip": f.ip, "cidr": f.cidr, "eop_instance": f.instance,
+                   "since": _iso(f.since), "until": _iso(f.until)},
+        "sessions": [session_dict(s) for s in result.sessions],
+        "input": _info_dict(result.info)}, indent=2, ensure_ascii=False) + "\n"
+
+
+def _tls_text(s: SmtpSession) -> str:
+    offered = {True: "offered", False: "NOT offered", None: "no EHLO reply"}[s.starttls_offered]
+    used = ", used" if s.starttls_used else ""
+    return f"STARTTLS {offered}{used}; TLS {_safe(s.tls) if s.tls else 'none'}"
+
+
+def _session_text(s: SmtpSession) -> list[str]:
+    lines = [f"{_short(s.start)}  {_safe(s.server) or '-':10} {_safe(s.remote_ip):39} -> "
+             f"{_safe(s.local_endpoint)}  {s.session_id}  {_safe(s.connector)}",
+             f"    EHLO {_safe(s.ehlo) or '-'}; {_tls_text(s)}; {s.messages} message(s); "
+             f"ended {_short(s.end)} ({_safe(s.disconnect) or 'no disconnect logged'})"]
+    cert = s.certificate
+    if cert is not None:
+        lines.append(f"    certificate {_safe(cert.subject) or '-'} thumbprint "
+                     f"{_safe(cert.thumbprint) or '-'} expires {_short(cert.not_after)} "
+                     f"SAN {_safe(', '.join(cert.san)) or '-'}")
+    if s.replies:
+        lines.append(f"    replies: {_safe(' | '.join(r[:60] for r in s.replies))[:300]}")
+    lines.append(f"    at {_safe(str(s.location))}")
+    return lines
+
+
+def _footer(info: RunInfo) -> list[str]:
+    reg = info.registration
+    out = [f"{reg.files} log file(s): {info.ingested} read now, {info.skipped} already in the "
+           f"store, {info.deferred} outside the time window (not read)"
+           + (f"; {info.python_reader} read by the exact Python reader" if info.python_reader
+              else ""),
+           f"store: {info.store or 'temporary (deleted)'}"]
+    if info.bad_lines or info.problems:
+        out.append(f"{info.bad_lines} unusable line(s); first ones:")
+        out += [f"  {_safe(str(p))}" for p in info.problems]
+    return out
+
+
+def sessions_text(result: SessionsResult) -> str:
+    lines = [f"SMTP sessions {result.filter.describe()}: {len(result.sessions)}", ""]
+    for s in result.sessions:
+        lines += _session_text(s)
+    if result.sessions:
+        lines.append("")
+    lines += _footer(result.info)
+    return "\n".join(lines) + "\n"
+
+
+# -- summary --------------------------------------------------------------------------------------
+
+
+def _row_dict(r: SummaryRow) -> dict:
+    out = {"key": r.key, "sessions": r.sessions, "eop_sessions": r.eop_sessions,
+           "first_seen": _iso(r.first_seen), "last_seen": _iso(r.last_seen),
+           "eop_tls": {"ok": r.tls_ok, "failed": r.tls_failed,
+                       "starttls_not_offered": r.starttls_not_offered, "none": r.no_tls},
+           "eop_messages": r.messages}
+    if r.networks:
+        out["networks"] = [{"network": n.network, "sessions": n.sessions,
+                            "first_seen": _iso(n.first_seen), "last_seen": _iso(n.last_seen)}
+                           for n in r.networks]
+    return out
+
+
+def summary_json(result: SummaryResult) -> str:
+    s = result.summary
+    return json.dumps({
+        "schema": SUMMARY_SCHEMA, "by": s.by, "instance": s.instance,
+        "eop_ranges": list(s.eop_ranges), "since": _iso(s.since), "until": _iso(s.until),
+        "sessions": s.sessions, "eop_sessions": s.eop_sessions,
+        "rows": [_row_dict(r) for r in s.rows],
+        "certificates": [{"server": c.server, "thumbprint": c.thumbprint, "subject": c.subject,
+                          "not_after": _iso(c.not_after), "first_seen": _iso(c.first_seen),
+                          "last_seen": _iso(c.last_seen), "sessions": c.sessions}
+                         for c in s.certificates],
+        "certificate_changes": [{"time": _iso(c.time), "server": c.server,
+                                 "previous": c.previous, "thumbprint": c.thumbprint,
+                                 "subject": c.subject, "not_after": _iso(c.not_after),
+                                 "session_id": c.session_id, "location": str(c.location)}
+                                for c in s.changes],
+        "input": _info_dict(result.info)}, indent=2, ensure_ascii=False) + "\n"
+
+
+def summary_text(result: SummaryResult) -> str:
+    s = result.summary
+    title = {"source-prefix": "EOP range", "server": "server", "hour": "hour (UTC)"}[s.by]
+    lines = [f"{s.sessions} session(s), {s.eop_sessions} from EOP ({s.instance}: "
+             f"{', '.join(s.eop_ranges)})", "",
+             f"{title:24} {'sessions':>8} {'EOP':>7} {'TLS ok':>7} {'failed':>6} "
+             f"{'no STARTTLS':>11} {'plain':>6}  first seen            last seen"]
+    for r in s.rows:
+        lines.append(f"{_safe(r.key)[:24]:24} {r.sessions:8} {r.eop_sessions:7} {r.tls_ok:7} "
+                     f"{r.tls_failed:6} {r.starttls_not_offered:11} {r.no_tls:6}  "
+                     f"{_short(r.first_seen)}  {_short(r.last_seen)}")
+        for n in r.networks:
+            lines.append(f"  {n.network:22} {n.sessions:8}  {'':44}{_short(n.first_seen)}  "
+                         f"{_short(n.last_seen)}")
+    if not s.rows:
+        lines.append("(no sessions)")
+    lines += ["", "Certificates presented (receive logs):"]
+    for c in s.certificates:
+        lines.append(f"  {_safe(c.server):12} {_safe(c.thumbprint) or '-':40} "
+                     f"{_short(c.first_seen)} .. {_short(c.last_seen)}  {c.sessions} session(s)"
+                     f"  {_safe(c.subject)}  expires {_short(c.not_after)}")
+    if not s.certificates:
+        lines.append("  none logged")
+    if s.changes:
+        lines.append("Certificate changes:")
+        for c in s.changes:
+            lines.append(f"  {_short(c.time)}  {_safe(c.server)}: {_safe(c.previous)} -> "
+                         f"{_safe(c.thumbprint)}  ({_safe(str(c.location))})")
+    lines += [""] + _footer(result.info)
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"sessions": {"text": sessions_text, "json": sessions_json},
+             "summary": {"text": summary_text, "json": summary_json}}
+

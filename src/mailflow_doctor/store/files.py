@@ -1,0 +1,183 @@
+"""Which log files a run is about, and which of them the store already holds unchanged.
+
+A file is unchanged when its size, modification time and status-change time (ctime, which no
+tool can set back) match what was recorded: no bytes are read, so a repeated query on hundreds
+of files stays fast. When only the ctime moved (a chmod, a restore that kept the mtime), a hash
+of the first and last 64 KiB decides. An append — the usual change to a log — changes the
+size. A changed file loses its old sessions and problems and is read again.
+
+Each new file also gets its time span from its first and last rows (Exchange appends rows as
+events happen), so a query for a time window reads only the files that can hold it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ..model import InputProblem, Location
+from .db import CaseStore, naive_utc
+
+EDGE = 65536  # bytes hashed at each end
+SPAN_BYTES = 16384  # bytes read at each end to find the first and last row times
+_LOG_TYPE = re.compile(r"^#\s*log-type\s*:\s*smtp (receive|send) protocol log\s*$", re.I | re.M)
+
+
+@dataclass
+class Registration:
+    """What `register` found: counts for the report and unusable inputs."""
+
+    files: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    not_logs: list[str] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+
+
+def _walk(paths: Iterable[str | Path], reg: Registration) -> Iterator[tuple[str, bool]]:
+    """(absolute path, named explicitly) for every file under `paths`, folders sorted."""
+    for item in paths:
+        root = os.path.abspath(item)
+        if os.path.isdir(root):
+            for folder, dirs, names in os.walk(root):
+                dirs.sort()
+                for name in sorted(names):
+                    yield os.path.join(folder, name), False
+        elif os.path.isfile(root):
+            yield root, True
+        else:
+            reg.problems.append(InputProblem(Location(str(item)), "no such file or folder"))
+
+
+def fingerprint(path: str, size: int) -> str:
+    with open(path, "rb", buffering=0) as fh:
+        head = fh.read(EDGE)
+        tail = os.pread(fh.fileno(), EDGE, max(EDGE, size - EDGE)) if size > EDGE else b""
+    return hashlib.blake2b(head + tail, digest_size=16).hexdigest()
+
+
+def _times(lines: Iterable[bytes], wanted: int = 16) -> list[datetime]:
+    """Times of the first `wanted` rows among `lines` that start with a readable time."""
+    from ..evidence.exchange.protocol_log import _row_time
+
+    out = []
+    for raw in lines:
+        if raw[:1].isdigit():
+            t = _row_time(raw.split(b",", 1)[0].decode("ascii", "replace"))
+            if t is not None:
+                out.append(t)
+                if len(out) == wanted:
+                    break
+    return out
+
+
+def time_span(path: str, size: int) -> tuple[datetime | None, datetime | None]:
+    """Earliest of the first rows and latest of the last rows; None where none is readable."""
+    with open(path, "rb", buffering=0) as fh:
+        head = fh.read(SPAN_BYTES)
+        tail = os.pread(fh.fileno(), SPAN_BYTES, max(0, size - SPAN_BYTES))
+    head_lines = head.splitlines()
+    if size > SPAN_BYTES:
+        head_lines = head_lines[:-1]  # may be cut
+    tail_lines = tail.splitlines()[1 if size > SPAN_BYTES else 0:]
+    first, last = _times(head_lines), _times(reversed(tail_lines))
+    return naive_utc(min(first)) if first else None, naive_utc(max(last)) if last else None
+
+
+def log_type(head: str) -> str:
+    """`receive` or `send`: from `#Log-type`, else guessed as the Python reader guesses."""
+    if m := _LOG_TYPE.search(head):
+        return m.group(1).lower()
+    first = next((ln for ln in head.splitlines() if ln.strip() and not ln.startswith("#")), "")
+    parts = first.split(",")
+    return "receive" if len(parts) > 1 and "\\" in parts[1] else "send"
+
+
+def _describe(path: str, st: os.stat_result) -> list | None:
+    """The `files` columns of a new or changed file; None when it is not a protocol log."""
+    from ..evidence.exchange import protocol_log
+    from ..evidence.textio import _encoding_of, read_head
+
+    head = read_head(path)
+    if not protocol_log.sniff(head):
+        return None
+    first, last = time_span(path, st.st_size)
+    with open(path, "rb") as fh:
+        encoding = _encoding_of(fh.read(200))
+    reader = "duckdb" if encoding.startswith("utf-8") else "python"  # UTF-16: Python reads it
+    return [path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, fingerprint(path, st.st_size),
+            log_type(head), first, last, reader]
+
+
+def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
+    """Record the protocol logs under `paths` and set the store's scope to them."""
+    reg = Registration()
+    con = store.con
+    known = {r[1]: r for r in con.execute(
+        "SELECT file_id, path, size, mtime_ns, ctime_ns, fingerprint FROM files").fetchall()}
+    scope: list[int] = []
+    inserts: list[list] = []
+    updates: list[tuple[int, list]] = []
+    next_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchone()[0]
+    for path, named in _walk(paths, reg):
+        try:
+            st = os.stat(path)
+            old = known.get(path)
+            if old is not None and (old[2], old[3]) == (st.st_size, st.st_mtime_ns) and (
+                    old[4] == st.st_ctime_ns or old[5] == fingerprint(path, st.st_size)):
+                reg.unchanged += 1
+                scope.append(old[0])
+                continue
+            values = _describe(path, st)
+        except OSError as exc:
+            reg.problems.append(InputProblem(Location(path),
+                                             f"cannot read file: {exc.strerror or exc}"))
+            continue
+        if values is None:
+            reg.not_logs.append(path)
+            if named:
+                reg.problems.append(InputProblem(Location(path), "not an SMTP protocol log"))
+            continue
+        if old is None:
+            file_id, next_id = next_id, next_id + 1
+            inserts.append([file_id, *values])
+            reg.new += 1
+        else:
+            file_id = old[0]
+            updates.append((file_id, values))
+            reg.changed += 1
+        scope.append(file_id)
+    if inserts or updates:
+        _save(store, inserts, updates)
+    reg.files = len(scope)
+    everything = len(set(scope)) == len(known) + len(inserts)
+    store.scope = None if everything else scope  # no IN list when the run asks about every file
+    return reg
+
+
+def _save(store: CaseStore, inserts: list[list], updates: list[tuple[int, list]]) -> None:
+    from .rows import insert_rows
+
+    con = store.con
+    con.execute("BEGIN")
+    try:
+        for file_id, values in updates:  # UPDATE: DuckDB's key index dislikes delete + insert
+            con.execute("DELETE FROM sessions WHERE file_id = ?", [file_id])
+            con.execute("DELETE FROM problems WHERE file_id = ?", [file_id])
+            con.execute("UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, fingerprint = ?, "
+                        "log_type = ?, first_time = ?, last_time = ?, reader = ?, "
+                        "state = 'pending', rows = NULL, bad_lines = NULL, ingested_at = NULL "
+                        "WHERE file_id = ?", [*values[1:], file_id])
+        insert_rows(con, "files (file_id, path, size, mtime_ns, ctime_ns, fingerprint, log_type, "
+                         "first_time, last_time, reader, state)",
+                    [[*row, "pending"] for row in inserts])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -1,0 +1,105 @@
+"""Sessions out of the store, as the same `SmtpSession` records the Python reader gives.
+
+Filters run in SQL: a time window (sessions overlapping it) and a set of source prefixes,
+which become integer ranges on the stored address (`ip_family`, `ip_num`) taken straight from
+`PrefixSet`'s intervals, so `--ip`, `--range CIDR` and `--range eop` are one code path.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ..ipspace import PrefixSet
+from ..model import Certificate, InputProblem, Location, SmtpSession
+from .db import CaseStore, aware_utc, naive_utc
+
+# Replies come as one string: converting lists to Python objects costs more than the query.
+_COLUMNS = ("s.session_id, s.server, s.connector, s.start, s.\"end\", "
+            "s.local_endpoint, "
+            "s.remote_ip, f.path, s.line, s.log_type, s.ehlo, s.starttls_offered, "
+            "s.starttls_used, s.tls, s.cert_key, s.messages, s.replies, s.disconnect, "
+            "s.line_count")
+
+
+def prefix_sql(prefixes: PrefixSet | None, alias: str = "s") -> str:
+    """SQL predicate: the session's source address lies in `prefixes` (TRUE when None)."""
+    if prefixes is None:
+        return "TRUE"
+    parts = []
+    for family, intervals in ((4, prefixes.v4), (6, prefixes.v6)):
+        for lo, hi in intervals:
+            parts.append(f"({alias}.ip_family = {family} AND {alias}.ip_num BETWEEN "
+                         f"{int(lo)}::UHUGEINT AND {int(hi)}::UHUGEINT)")
+    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+def window_sql(since: datetime | None, until: datetime | None, alias: str = "s"
+               ) -> tuple[str, list]:
+    """SQL predicate and parameters: the session overlaps [since, until]."""
+    where, params = [], []
+    if since is not None:
+        where.append(f'{alias}."end" >= ?')
+        params.append(naive_utc(since))
+    if until is not None:
+        where.append(f"{alias}.start <= ?")
+        params.append(naive_utc(until))
+    return (" AND ".join(where) or "TRUE"), params
+
+
+def certificates(store: CaseStore, keys: set[int]) -> dict[int, Certificate]:
+    if not keys:
+        return {}
+    rows = store.con.execute(
+        "SELECT cert_key, subject, issuer, serial, thumbprint, not_before, not_after, san "
+        f"FROM certificates WHERE cert_key IN ({', '.join(str(int(k)) for k in keys)})"
+    ).fetchall()
+    return {r[0]: Certificate(r[1], r[2], r[3], r[4], aware_utc(r[5]), aware_utc(r[6]),
+                              tuple(r[7] or ()))
+            for r in rows}
+
+
+def query_sessions(store: CaseStore, since: datetime | None = None,
+                   until: datetime | None = None, prefixes: PrefixSet | None = None,
+                   limit: int | None = None) -> list[SmtpSession]:
+    """Sessions already in the store that match, oldest first (no files are read)."""
+    window, params = window_sql(since, until)
+    sql = (f"SELECT {_COLUMNS} FROM sessions s JOIN files f USING (file_id) "
+           f"WHERE {store.scope_sql('s.file_id')} AND {window} AND {prefix_sql(prefixes)} "
+           "ORDER BY s.start, s.server, s.session_id, s.line")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    rows = store.con.execute(sql, params).fetchall()
+    certs = certificates(store, {r[14] for r in rows if r[14] is not None})
+    return [SmtpSession(
+        session_id=r[0], server=r[1], connector=r[2], start=r[3].replace(tzinfo=UTC),
+        end=r[4].replace(tzinfo=UTC),
+        local_endpoint=r[5], remote_ip=r[6], location=Location(r[7], r[8]), log_type=r[9],
+        ehlo=r[10], starttls_offered=r[11], starttls_used=r[12], tls=r[13],
+        certificate=certs.get(r[14]) if r[14] is not None else None, messages=r[15],
+        replies=tuple(r[16].split("\n")) if r[16] else (), disconnect=r[17],
+        line_count=r[18]) for r in rows]
+
+
+def load_sessions(store: CaseStore, since: datetime | None = None,
+                  until: datetime | None = None, prefixes: PrefixSet | None = None,
+                  progress=None) -> list[SmtpSession]:
+    """The sessions the diagnosis needs: reads the files the window needs first, then queries."""
+    from .pending import ingest
+
+    ingest(store, since, until, progress)
+    return query_sessions(store, since, until, prefixes)
+
+
+def problems(store: CaseStore, limit: int | None = None) -> tuple[list[InputProblem], int]:
+    """Bad lines recorded for the files in scope (file and line), and how many in all."""
+    scope = store.scope_sql("p.file_id")
+    total = store.con.execute(
+        f"SELECT coalesce(sum(bad_lines), 0) FROM files p WHERE {scope}").fetchone()[0]
+    if not total:
+        return [], 0
+    sql = (f"SELECT f.path, p.line, p.message FROM problems p JOIN files f USING (file_id) "
+           f"WHERE {scope} ORDER BY f.path, p.line NULLS LAST")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    rows = store.con.execute(sql).fetchall()
+    return [InputProblem(Location(r[0], r[1]), r[2]) for r in rows], int(total)

@@ -1,0 +1,119 @@
+"""What `mailflow-doctor logs sessions|summary` call: paths and options in, a result out.
+
+Opening the store, registering the paths, reading what the question needs and asking it are
+done here so the CLI stays a thin layer and the benchmark can run the same code without the
+CLI's imports. Errors the admin can fix (bad address, locked store) raise `QueryError` with a
+one-line message; bad lines in the logs never do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ..model import InputProblem, SmtpSession
+from .db import StoreError, open_store
+from .files import Registration, register
+from .load import problems as stored_problems
+from .load import query_sessions
+from .queries import SessionFilter, Summary, summary
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+class QueryError(Exception):
+    """Bad usage or an unusable store: the CLI prints it as one line and exits 2."""
+
+
+@dataclass
+class RunInfo:
+    """How the answer was obtained, for the report's footer."""
+
+    store: str | None  # None: a temporary store, deleted afterwards
+    registration: Registration
+    ingested: int = 0  # files read now
+    skipped: int = 0  # files already in the store, unchanged
+    deferred: int = 0  # files outside the window, left unread
+    python_reader: int = 0
+    bad_lines: int = 0  # in the files of this run
+    problems: list[InputProblem] = field(default_factory=list)  # the first ones, with lines
+
+
+@dataclass
+class SessionsResult:
+    filter: SessionFilter
+    sessions: list[SmtpSession]
+    info: RunInfo
+
+
+@dataclass
+class SummaryResult:
+    summary: Summary
+    info: RunInfo
+
+
+def _ingest(store, since, until, progress, reg: Registration) -> RunInfo:
+    from . import ingest
+
+    stats = ingest(store, since, until, progress)
+    shown, total = stored_problems(store, MAX_PROBLEMS_SHOWN) if stats.bad_lines_total \
+        else ([], 0)
+    return RunInfo(None if store.temporary else str(store.path), reg, stats.ingested,
+                   stats.skipped, stats.deferred, stats.python_reader, total,
+                   reg.problems + shown)
+
+
+def run_sessions_query(paths: Iterable[str | Path], store_path: str | Path | None = None, *,
+                       ip: str | None = None, cidr: str | None = None, eop: bool | str = False,
+                       since: datetime | None = None, until: datetime | None = None,
+                       progress=None) -> SessionsResult:
+    """`logs sessions PATH... [--ip|--range] [--since] [--until] [--store]`.
+
+    `cidr` may be the word `eop` (the EOP ranges of `eop`'s instance, worldwide by default).
+    With no paths and a store, the whole store is asked.
+    """
+    if cidr and cidr.strip().lower() == "eop":
+        cidr, eop = None, eop or True
+    query = SessionFilter(ip, cidr, eop, since, until)
+    try:
+        prefixes = query.prefixes()
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
+    with _opened(store_path) as store:
+        reg = _register(store, paths)
+        info = _ingest(store, since, until, progress, reg)
+        return SessionsResult(query, query_sessions(store, since, until, prefixes), info)
+
+
+def run_summary_query(paths: Iterable[str | Path], store_path: str | Path | None = None, *,
+                      by: str = "source-prefix", instance: str = "worldwide",
+                      since: datetime | None = None, until: datetime | None = None,
+                      progress=None) -> SummaryResult:
+    """`logs summary PATH... [--by source-prefix|server|hour] [--store]`."""
+    from .queries import GROUPINGS
+
+    if by not in GROUPINGS:
+        raise QueryError(f"unknown grouping {by!r}; choose one of {', '.join(GROUPINGS)}")
+    with _opened(store_path) as store:
+        reg = _register(store, paths)
+        info = _ingest(store, since, until, progress, reg)
+        try:
+            return SummaryResult(summary(store, by, instance, since, until), info)
+        except ValueError as exc:  # an unknown instance
+            raise QueryError(str(exc)) from None
+
+
+def _opened(store_path):
+    try:
+        return open_store(store_path)
+    except StoreError as exc:
+        raise QueryError(str(exc)) from None
+
+
+def _register(store, paths) -> Registration:
+    paths = list(paths)
+    if not paths and store.temporary:
+        raise QueryError("no protocol logs given")
+    return register(store, paths) if paths else Registration()

@@ -22,8 +22,9 @@ from .diagnose.audit import fixes as propose_fixes
 from .diagnose.drops import eop_drops, eop_filter
 from .diagnose.engine import diagnose as run_diagnosis
 from .diagnose.facts import Target, parse_destination
+from .diagnose.checks.sources import EOP_HELO_SUFFIX
 from .diagnose.trace_summary import summarise
-from .evidence.collect import collect
+from .evidence.collect import SessionQuestion, collect
 from .evidence.firewall import deny_log
 from .evidence.timefmt import parse_time
 from .evidence.trace.reason import decode_reason
@@ -63,6 +64,9 @@ OutputOpt = Annotated[Optional[Path], typer.Option(
     "--output", "-o", help="Write the report to this file instead of the terminal.")]
 InstanceOpt = Annotated[Instance, typer.Option(
     help="Microsoft 365 cloud whose EOP ranges apply.")]
+StoreOpt = Annotated[Optional[Path], typer.Option(
+    help="Case store (DuckDB file) for protocol logs: created if missing, and a later run "
+         "reads only new or changed logs. Default: a temporary store.")]
 
 
 def fail(message: str) -> typer.Exit:
@@ -83,14 +87,17 @@ def emit(text: str, output: Path | None) -> None:
 
 def _diagnose(paths: list[Path], forced: dict[str, list[Path]], fmt: Format,
               output: Path | None, instance: Instance, destination: str | None,
-              ingress: str | None) -> Report:
+              ingress: str | None, store: Path | None = None) -> Report:
     target: Target | None = None
     if destination:
         try:
             target = parse_destination(destination)
         except ValueError as exc:
             raise fail(f"--destination {destination!r}: {exc}") from None
-    evidence = collect(paths, forced)
+    eop = snapshot(instance.value)
+    with RichProgress() as progress:
+        evidence = collect(paths, forced, sessions=SessionQuestion(
+            eop.eop_prefixes, EOP_HELO_SUFFIX, store, progress))
     if not evidence.usable:
         first = evidence.problems[0] if evidence.problems else "no evidence files given"
         extra = f" (and {len(evidence.problems) - 1} more problems)" if len(
@@ -98,7 +105,7 @@ def _diagnose(paths: list[Path], forced: dict[str, list[Path]], fmt: Format,
         raise fail(f"nothing usable in the input: {first}{extra}")
     for problem in evidence.problems:
         typer.echo(f"warning: {problem}", err=True)
-    report = run_diagnosis(evidence, snapshot(instance.value), target, ingress)
+    report = run_diagnosis(evidence, eop, target, ingress)
     emit(RENDERERS[fmt.value](report), output)
     return report
 
@@ -122,6 +129,7 @@ def diagnose(
         help="Firewall interface facing the internet; default: taken from the NAT "
              "that publishes the endpoint.")] = None,
     instance: InstanceOpt = Instance.worldwide,
+    store: StoreOpt = None,
     fmt: FormatOpt = Format.text,
     output: OutputOpt = None,
 ) -> None:
@@ -131,7 +139,8 @@ def diagnose(
                                 "firewall-log": firewall_log}.items() if v}
     if not paths and not forced:
         raise fail("give at least one evidence file or folder (see --help)")
-    report = _diagnose(list(paths or []), forced, fmt, output, instance, destination, ingress)
+    report = _diagnose(list(paths or []), forced, fmt, output, instance, destination, ingress,
+                       store)
     serious = any(f.severity in ("error", "warning") for f in report.findings)
     raise typer.Exit(EXIT_FINDINGS if serious else EXIT_OK)
 
@@ -321,6 +330,78 @@ def firewall_drops(
     render = firewall_report.drops_json if fmt is Format.json else firewall_report.drops_text
     emit(render(result), output)
     raise typer.Exit(EXIT_FINDINGS if result.by_24 else EXIT_OK)
+
+
+logs_app = typer.Typer(no_args_is_help=True, help=(
+    "Ask Exchange SMTP protocol logs (any volume) through the case store: sessions, summary."))
+app.add_typer(logs_app, name="logs")
+LogPathsArg = Annotated[Optional[list[Path]], typer.Argument(
+    help="SmtpReceive/SmtpSend protocol log files or folders; none: ask the --store as it is.")]
+SinceOpt = Annotated[Optional[str], typer.Option(
+    help="Sessions from this time on (UTC unless a zone is given), e.g. 2026-11-27T08:00.")]
+UntilOpt = Annotated[Optional[str], typer.Option(help="Sessions up to this time.")]
+
+
+def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    out = []
+    for name, text in (("--since", since), ("--until", until)):
+        value = parse_time(text) if text else None
+        if text and value is None:
+            raise fail(f"{name} {text!r}: not a date and time (use e.g. 2026-11-27T08:00Z)")
+        out.append(value)
+    return out[0], out[1]
+
+
+def _logs_query(run, fmt: Format, output: Path | None, command: str) -> None:
+    from .report.logs import RENDERERS as LOG_RENDERERS
+    from .store.run import QueryError
+
+    try:
+        with RichProgress() as progress:
+            result = run(progress)
+    except QueryError as exc:
+        raise fail(str(exc)) from None
+    for problem in result.info.problems:
+        typer.echo(f"warning: {problem}", err=True)
+    emit(LOG_RENDERERS[command][fmt.value](result), output)
+
+
+@logs_app.command("sessions")
+def logs_sessions(
+    paths: LogPathsArg = None,
+    ip: Annotated[Optional[str], typer.Option(help="Sessions from this address.")] = None,
+    cidr: Annotated[Optional[str], typer.Option(
+        "--range", help="Sessions from this CIDR, or `eop` for the EOP ranges.")] = None,
+    since: SinceOpt = None, until: UntilOpt = None, store: StoreOpt = None,
+    instance: InstanceOpt = Instance.worldwide, fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+) -> None:
+    """Reconstructed SMTP sessions: EHLO, STARTTLS, TLS, certificate, replies, disconnect."""
+    from .store.run import run_sessions_query
+
+    start, end = _window(since, until)
+    eop = instance.value if (cidr or "").strip().lower() == "eop" else False
+    _logs_query(lambda progress: run_sessions_query(
+        paths or [], store, ip=ip, cidr=None if eop else cidr, eop=eop, since=start, until=end,
+        progress=progress), fmt, output, "sessions")
+
+
+@logs_app.command("summary")
+def logs_summary(
+    paths: LogPathsArg = None,
+    by: Annotated[str, typer.Option(help="Group by source-prefix, server or hour.")] = (
+        "source-prefix"),
+    since: SinceOpt = None, until: UntilOpt = None, store: StoreOpt = None,
+    instance: InstanceOpt = Instance.worldwide, fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+) -> None:
+    """EOP's traffic: which ranges and /24s connected when, TLS outcomes, certificates shown."""
+    from .store.run import run_summary_query
+
+    start, end = _window(since, until)
+    _logs_query(lambda progress: run_summary_query(
+        paths or [], store, by=by, instance=instance.value, since=start, until=end,
+        progress=progress), fmt, output, "summary")
 
 
 def demo_case() -> Path:

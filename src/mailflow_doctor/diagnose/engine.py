@@ -56,7 +56,7 @@ def _missing_evidence(facts: Facts) -> list[str]:
         missing.append("Message trace of the affected messages (Get-MessageTraceDetailV2 | "
                        "Export-Csv, or the extended report CSV): the Defer reasons say how "
                        "delivery fails and to which address.")
-    if not ev.sessions:
+    if not ev.session_count:
         missing.append("SMTP Receive protocol logs of the Front End servers "
                        "(...\\TransportRoles\\Logs\\FrontEnd\\ProtocolLog\\SmtpReceive): they show "
                        "whether, and from which EOP ranges, sessions reach Exchange.")
@@ -82,7 +82,7 @@ def diagnose(evidence: Evidence, snapshot: Snapshot, destination: Target | None 
         "trace_events": len(evidence.trace),
         "defers_to_target": len(facts.defers),
         "sends_to_target": len(facts.sends),
-        "receive_sessions": len(evidence.sessions),
+        "receive_sessions": evidence.session_count,
         "eop_sessions": len(facts.eop_sessions),
         "firewall_configs": len(evidence.firewalls),
         "eop_prefixes": facts.eop.cidrs(),

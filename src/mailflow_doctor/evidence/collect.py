@@ -3,16 +3,22 @@
 Folders are walked recursively; every file is sniffed by every reader and parsed by the first
 that recognises it. Explicit options (`--trace FILE`, ...) name the category and so override
 sniffing across categories. Nothing here judges the evidence; it only reads and sorts it.
+
+Protocol logs run to gigabytes, so they go through the DuckDB case store (a file the admin keeps
+with `--store`, or a temporary one) and only the sessions the caller asks for (SessionQuestion)
+become records, within a day of the trace's time span when there is a trace.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 
+from ..ipspace import PrefixSet
 from ..model import DenyEvent, FirewallRuleset, InputProblem, Location, SmtpSession, TraceEvent
 from .textio import UnreadableInput, read_head
 from .trace.merge import merge
@@ -29,6 +35,18 @@ READERS: dict[str, tuple[str, ...]] = {
     "firewall-log": ("firewall.deny_log",),
 }
 UNRECOGNISED = "unrecognised"
+PROTOCOL_LOGS = "receive-logs"
+TRACE_MARGIN = timedelta(days=1)  # around the trace's span: sessions before the defers count too
+
+
+@dataclass(frozen=True)
+class SessionQuestion:
+    """Which protocol-log sessions become records, and where the case store lives."""
+
+    prefixes: PrefixSet | None = None  # sources wanted; None: every session
+    ehlo_suffix: str | None = None  # also sessions whose EHLO name ends so, from any source
+    store: Path | None = None  # None: a temporary store
+    progress: object = None  # a store progress callback (Rich bar in the CLI)
 
 
 def _module(name: str) -> ModuleType:
@@ -40,7 +58,8 @@ class Evidence:
     """Everything read from the inputs, plus what could not be used."""
 
     trace: list[TraceEvent] = field(default_factory=list)
-    sessions: list[SmtpSession] = field(default_factory=list)
+    sessions: list[SmtpSession] = field(default_factory=list)  # those asked for
+    session_count: int = 0  # sessions of any source in the logs (within the window)
     firewalls: list[FirewallRuleset] = field(default_factory=list)
     denies: list[DenyEvent] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
@@ -48,7 +67,7 @@ class Evidence:
 
     @property
     def usable(self) -> bool:
-        return bool(self.trace or self.sessions or self.firewalls or self.denies)
+        return bool(self.trace or self.session_count or self.firewalls or self.denies)
 
     def add(self, category: str, records: list) -> None:
         {"trace": self.trace, "receive-logs": self.sessions, "firewall-config": self.firewalls,
@@ -89,12 +108,15 @@ def _read(evidence: Evidence, path: Path, category: str, module: ModuleType,
 
 def collect(paths: Iterable[str | Path] = (),
             forced: dict[str, Iterable[str | Path]] | None = None,
-            options: dict[str, dict] | None = None) -> Evidence:
+            options: dict[str, dict] | None = None,
+            sessions: SessionQuestion | None = None) -> Evidence:
     """Read every file under `paths` (kind sniffed) and under `forced[category]`.
 
-    `options` gives a reader, by its KIND, extra arguments (e.g. a filter for deny logs).
+    `options` gives a reader, by its KIND, extra arguments (e.g. a filter for deny logs);
+    `sessions` says which protocol-log sessions to keep (default: all).
     """
     evidence = Evidence()
+    logs: list[Path] = []
     jobs: list[tuple[Path, tuple[str, ...], bool]] = []
     for category, items in (forced or {}).items():
         jobs.extend((Path(p), (category,), True) for p in items)
@@ -118,6 +140,38 @@ def collect(paths: Iterable[str | Path] = (),
                         "not a kind of evidence this tool reads (message trace export, "
                         "SMTP protocol log, firewall configuration or deny log)"))
                 continue
+            if found[0] == PROTOCOL_LOGS:
+                logs.append(path)
+                evidence.inputs.append((str(path), found[1].KIND))
+                continue
             _read(evidence, path, *found, options or {})
     evidence.trace = merge(evidence.trace)
+    if logs:
+        _read_sessions(evidence, logs, sessions or SessionQuestion())
     return evidence
+
+
+def _read_sessions(evidence: Evidence, logs: list[Path], question: SessionQuestion) -> None:
+    """The asked-for sessions of `logs`, through the case store, within a day of the trace."""
+    from ..store.run import MAX_PROBLEMS_SHOWN, QueryError, sessions_for_diagnosis
+
+    since = until = None
+    if evidence.trace:
+        since = min(e.time_utc for e in evidence.trace) - TRACE_MARGIN
+        until = max(e.time_utc for e in evidence.trace) + TRACE_MARGIN
+    try:
+        found = sessions_for_diagnosis(logs, question.store, prefixes=question.prefixes,
+                                       ehlo_suffix=question.ehlo_suffix, since=since,
+                                       until=until, progress=question.progress)
+    except QueryError as exc:
+        evidence.problems.append(InputProblem(Location(str(question.store or logs[0])),
+                                              str(exc)))
+        return
+    evidence.sessions.extend(found.sessions)
+    evidence.session_count += found.total
+    evidence.problems.extend(found.info.problems)
+    if found.info.bad_lines > MAX_PROBLEMS_SHOWN:
+        evidence.problems.append(InputProblem(
+            Location(str(question.store or logs[0].parent)),
+            f"{found.info.bad_lines} bad lines in the protocol logs in all; the first "
+            f"{MAX_PROBLEMS_SHOWN} are listed"))

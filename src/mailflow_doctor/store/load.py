@@ -60,11 +60,19 @@ def certificates(store: CaseStore, keys: set[int]) -> dict[int, Certificate]:
 
 def query_sessions(store: CaseStore, since: datetime | None = None,
                    until: datetime | None = None, prefixes: PrefixSet | None = None,
-                   limit: int | None = None) -> list[SmtpSession]:
-    """Sessions already in the store that match, oldest first (no files are read)."""
+                   limit: int | None = None, ehlo_suffix: str | None = None
+                   ) -> list[SmtpSession]:
+    """Sessions already in the store that match, oldest first (no files are read).
+
+    With `ehlo_suffix`, sessions whose EHLO name ends so are wanted too, whatever their source
+    (EOP servers connecting from addresses outside the published ranges)."""
     window, params = window_sql(since, until)
+    sources = prefix_sql(prefixes)
+    if ehlo_suffix:
+        sources = f"({sources} OR ends_with(lower(s.ehlo), ?))"
+        params.append(ehlo_suffix.lower())
     sql = (f"SELECT {_COLUMNS} FROM sessions s JOIN files f USING (file_id) "
-           f"WHERE {store.scope_sql('s.file_id')} AND {window} AND {prefix_sql(prefixes)} "
+           f"WHERE {store.scope_sql('s.file_id')} AND {window} AND {sources} "
            "ORDER BY s.start, s.server, s.session_id, s.line")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
@@ -78,6 +86,14 @@ def query_sessions(store: CaseStore, since: datetime | None = None,
         certificate=certs.get(r[14]) if r[14] is not None else None, messages=r[15],
         replies=tuple(r[16].split("\n")) if r[16] else (), disconnect=r[17],
         line_count=r[18]) for r in rows]
+
+
+def count_sessions(store: CaseStore, since: datetime | None = None,
+                   until: datetime | None = None) -> int:
+    """How many sessions of any source the store holds for the scope and window."""
+    window, params = window_sql(since, until)
+    return store.con.execute(f"SELECT count(*) FROM sessions s WHERE "
+                             f"{store.scope_sql('s.file_id')} AND {window}", params).fetchone()[0]
 
 
 def load_sessions(store: CaseStore, since: datetime | None = None,

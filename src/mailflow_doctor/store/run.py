@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ..ipspace import PrefixSet
 from ..model import InputProblem, SmtpSession
 from .db import StoreError, open_store
 from .files import Registration, register
+from .load import count_sessions, query_sessions
 from .load import problems as stored_problems
-from .load import query_sessions
 from .queries import SessionFilter, Summary, summary
 
 MAX_PROBLEMS_SHOWN = 50
@@ -45,6 +46,15 @@ class RunInfo:
 class SessionsResult:
     filter: SessionFilter
     sessions: list[SmtpSession]
+    info: RunInfo
+
+
+@dataclass
+class DiagnosisSessions:
+    """What `diagnose` takes from the logs: the sessions it asked for and how many there were."""
+
+    sessions: list[SmtpSession]
+    total: int  # sessions of any source in the window
     info: RunInfo
 
 
@@ -85,6 +95,19 @@ def run_sessions_query(paths: Iterable[str | Path], store_path: str | Path | Non
         reg = _register(store, paths)
         info = _ingest(store, since, until, progress, reg)
         return SessionsResult(query, query_sessions(store, since, until, prefixes), info)
+
+
+def sessions_for_diagnosis(paths: Iterable[str | Path], store_path: str | Path | None = None,
+                           *, prefixes: PrefixSet | None = None, ehlo_suffix: str | None = None,
+                           since: datetime | None = None, until: datetime | None = None,
+                           progress=None) -> DiagnosisSessions:
+    """The sessions from `prefixes` (or announcing `ehlo_suffix`) in the window, through the
+    store, so that gigabytes of logs give the diagnosis only the sessions its checks read."""
+    with _opened(store_path) as store:
+        reg = _register(store, paths)
+        info = _ingest(store, since, until, progress, reg)
+        found = query_sessions(store, since, until, prefixes, ehlo_suffix=ehlo_suffix)
+        return DiagnosisSessions(found, count_sessions(store, since, until), info)
 
 
 def run_summary_query(paths: Iterable[str | Path], store_path: str | Path | None = None, *,

@@ -91,7 +91,7 @@ def _finding(facts: Facts, klass: str, events: list[TraceEvent]) -> Finding | No
         unknown.append("the firewall configuration (to rule out a block)")
 
     window = facts.window
-    if facts.evidence.sessions and window:
+    if facts.evidence.session_count and window:
         during = [s for s in facts.eop_sessions if window[0] <= s.start <= window[1]]
         before = [s for s in facts.eop_sessions if s.start < window[0]]
         if during:
@@ -104,7 +104,7 @@ def _finding(facts: Facts, klass: str, events: list[TraceEvent]) -> Finding | No
                            "and none while the defers accumulated")
         else:
             unknown.append("receive logs covering the time of the defers")
-    elif not facts.evidence.sessions:
+    elif not facts.evidence.session_count:
         unknown.append("the SMTP Receive protocol logs of the Front End servers")
     if klass != REFUSED and not facts.verdicts:
         confidence -= 0.05

@@ -60,7 +60,7 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
     when = " while the defers accumulated" if facts.window else ""
     gap_n, open_n = ((gap.in_window, open_.in_window) if facts.window
                      else (len(gap.sessions), len(open_.sessions)))
-    if facts.evidence.sessions:
+    if facts.evidence.session_count:
         if open_n and not gap_n:
             confidence += 0.1
             support.append(f"the receive logs hold {open_n} EOP session(s){when}, all from "

@@ -1,0 +1,140 @@
+"""`mailflow-doctor logs ...` and `diagnose --store`: the case store through the CLI.
+
+Logs are SYNTHETIC (tests/storegen.py); the trace rows follow formats.md §3.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from storegen import THUMB_NEW, session, write_log
+from typer.testing import CliRunner
+
+from mailflow_doctor.cli import app
+from mailflow_doctor.evidence.collect import SessionQuestion, collect
+from mailflow_doctor.knowledge.endpoints import snapshot
+
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+runner = CliRunner()
+
+
+@pytest.fixture
+def logs(tmp_path):
+    """Two servers, one hour each: EOP sessions, an internal one, a bad line, and EXCH01
+    presenting a renewed certificate from 08:50."""
+    root = tmp_path / "logs"
+    lines = (session("08DE0000000000A1", T0 + timedelta(minutes=5), "40.107.12.34:50001")
+             + session("08DE0000000000A2", T0 + timedelta(minutes=20), "10.1.2.3:50002")
+             + ["this is not a log line"]
+             + session("08DE0000000000A3", T0 + timedelta(minutes=40), "104.47.20.5:50003",
+                       tls="notoffered")
+             + session("08DE0000000000A4", T0 + timedelta(minutes=50), "40.92.1.1:50005",
+                       thumbprint=THUMB_NEW))
+    write_log(root / "EXCH01" / "RECV2026112308-1.LOG", lines)
+    write_log(root / "EXCH02" / "RECV2026112309-1.LOG",
+              session("08DE0000000000B1", T0 + timedelta(hours=1, minutes=5),
+                      "52.100.9.9:50004", server="EXCH02", thumbprint=THUMB_NEW))
+    return root
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_sessions_from_eop_as_json(logs):
+    result = run("logs", "sessions", str(logs), "--range", "eop", "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [s["session_id"] for s in doc["sessions"]] == [
+        "08DE0000000000A1", "08DE0000000000A3", "08DE0000000000A4", "08DE0000000000B1"]
+    assert doc["filter"]["eop_instance"] == "worldwide"
+    first = doc["sessions"][0]
+    assert first["server"] == "EXCH01" and first["remote_ip"] == "40.107.12.34"
+    assert first["starttls_offered"] is True
+    assert doc["sessions"][1]["starttls_offered"] is False
+    assert doc["input"]["bad_lines"] == 1
+    assert "RECV2026112308-1.LOG:" in result.stderr  # the bad line, with file and line
+
+
+def test_sessions_by_ip_and_window(logs):
+    result = run("logs", "sessions", str(logs), "--ip", "10.1.2.3", "--format", "json")
+    assert [s["remote_ip"] for s in json.loads(result.stdout)["sessions"]] == ["10.1.2.3"]
+    result = run("logs", "sessions", str(logs), "--since", "2026-11-23T09:00Z",
+                 "--format", "json")
+    assert [s["session_id"] for s in json.loads(result.stdout)["sessions"]] == [
+        "08DE0000000000B1"]
+
+
+def test_store_is_reused_and_asked_without_paths(logs, tmp_path):
+    store = tmp_path / "case.duckdb"
+    first = json.loads(run("logs", "sessions", str(logs), "--store", str(store),
+                           "--format", "json").stdout)
+    assert first["input"]["files_read"] == 2
+    again = json.loads(run("logs", "sessions", str(logs), "--store", str(store),
+                           "--format", "json").stdout)
+    assert again["input"]["files_read"] == 0 and again["input"]["files_already_in_store"] == 2
+    assert again["sessions"] == first["sessions"]
+    alone = json.loads(run("logs", "sessions", "--store", str(store), "--range", "eop",
+                           "--format", "json").stdout)
+    assert len(alone["sessions"]) == 4
+
+
+def test_summary_shows_certificate_change(logs):
+    result = run("logs", "summary", str(logs), "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    [change] = doc["certificate_changes"]
+    assert (change["server"], change["thumbprint"]) == ("EXCH01", THUMB_NEW)
+    assert change["time"].startswith("2026-11-23T08:50")
+    text = run("logs", "summary", str(logs), "--by", "server").stdout
+    assert "EXCH01" in text and "EXCH02" in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--since", "yesterday-ish"), "--since"),
+    (("--range", "10.0.0.0/33"), "10.0.0.0/33"),
+    (("--ip", "not-an-ip"), "not-an-ip"),
+])
+def test_bad_options_are_one_line_errors(logs, args, message):
+    result = run("logs", "sessions", str(logs), *args)
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_summary_rejects_unknown_grouping(logs):
+    result = run("logs", "summary", str(logs), "--by", "weekday")
+    assert result.exit_code == 2 and "weekday" in result.stderr
+
+
+def test_collect_keeps_only_the_sessions_asked_for(logs):
+    eop = snapshot("worldwide").eop_prefixes
+    evidence = collect([logs], sessions=SessionQuestion(eop))
+    assert sorted(s.remote_ip for s in evidence.sessions) == [
+        "104.47.20.5", "40.107.12.34", "40.92.1.1", "52.100.9.9"]
+    assert evidence.session_count == 5  # the internal session is counted, not kept
+    assert any(p.location.line and "RECV2026112308-1.LOG" in p.location.source
+               for p in evidence.problems)
+    everything = collect([logs])
+    assert len(everything.sessions) == 5
+
+
+def test_collect_keeps_sessions_by_ehlo_from_unpublished_sources(tmp_path):
+    log = write_log(tmp_path / "RECV.LOG",
+                    session("08DE0000000000C1", T0, "40.95.1.2:50001"))  # EOP-named EHLO
+    eop = snapshot("worldwide").eop_prefixes
+    kept = collect([log], sessions=SessionQuestion(eop, ".outbound.protection.outlook.com"))
+    assert [s.remote_ip for s in kept.sessions] == ["40.95.1.2"]
+    assert collect([log], sessions=SessionQuestion(eop)).sessions == []
+
+
+def test_diagnose_with_a_kept_store(logs, tmp_path):
+    store = tmp_path / "case.duckdb"
+    result = run("diagnose", str(logs), "--store", str(store), "--format", "json")
+    assert store.exists()
+    doc = json.loads(result.stdout)
+    assert doc["summary"]["receive_sessions"] == 5
+    assert doc["summary"]["eop_sessions"] == 4
+    causes = {f["cause"] for f in doc["findings"]}
+    assert "starttls-not-offered" in causes  # from the session without STARTTLS

@@ -138,3 +138,39 @@ def test_diagnose_with_a_kept_store(logs, tmp_path):
     assert doc["summary"]["eop_sessions"] == 4
     causes = {f["cause"] for f in doc["findings"]}
     assert "starttls-not-offered" in causes  # from the session without STARTTLS
+
+
+def _renewed(lines: list[str]) -> list[str]:
+    """The same names on a certificate valid a year longer (a renewal)."""
+    return [line.replace("2027-03-02T23:59:59.000Z", "2028-03-02T23:59:59.000Z")
+            for line in lines]
+
+
+@pytest.mark.parametrize("old_until, severity", [
+    ("2027-03-02T23:59:59.000Z", "warning"),  # still valid: it breaks later
+    ("2026-11-01T23:59:59.000Z", "error"),  # expired: EOP refuses it now
+])
+def test_old_certificate_after_renewal_is_connector_cert_stale(tmp_path, old_until, severity):
+    renewed = _renewed(session("08DE0000000000D1", T0 + timedelta(minutes=10),
+                               "40.107.1.1:50001", thumbprint=THUMB_NEW))
+    old = [line.replace("2027-03-02T23:59:59.000Z", old_until)
+           for line in session("08DE0000000000D2", T0 + timedelta(minutes=30),
+                               "40.107.1.2:50002", server="EXCH02")]
+    write_log(tmp_path / "EXCH01" / "RECV.LOG", renewed)
+    write_log(tmp_path / "EXCH02" / "RECV.LOG", old)
+    doc = json.loads(run("diagnose", str(tmp_path), "--format", "json").stdout)
+    [stale] = [f for f in doc["findings"] if f["cause"] == "connector-cert-stale"]
+    assert stale["severity"] == severity
+    assert stale["details"]["servers"] == ["EXCH02"]
+    assert stale["details"]["new_thumbprint"] == THUMB_NEW
+    assert "EXCH02" in stale["title"] and "RECV.LOG" in stale["evidence"][0]["location"]
+
+
+def test_a_certificate_for_other_names_is_not_a_renewal(tmp_path):
+    other = [line.replace("mail.tailspintoys.ca", "legacy.fabrikam.example").replace(
+        "smtp.tailspintoys.ca", "legacy.fabrikam.example") for line in _renewed(
+        session("08DE0000000000E1", T0, "40.107.1.1:50001", thumbprint=THUMB_NEW))]
+    write_log(tmp_path / "EXCH01" / "RECV.LOG", other + session(
+        "08DE0000000000E2", T0 + timedelta(minutes=30), "40.107.1.2:50002"))
+    doc = json.loads(run("diagnose", str(tmp_path), "--format", "json").stdout)
+    assert "connector-cert-stale" not in {f["cause"] for f in doc["findings"]}

@@ -2,7 +2,8 @@
 
 EOP reports certificate and TLS problems only in its own defer reasons; on-premises they show as
 sessions that never offered STARTTLS, that presented a certificate EOP could not accept (wrong
-name, expired), that failed TLS on our side, or that were answered with a 5xx refusal. These
+name, expired, or the old one after a renewal), that failed TLS on our side, or that were
+answered with a 5xx refusal. These
 findings use the same cause codes as the trace's, and the engine merges the two readings.
 """
 
@@ -10,16 +11,18 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
+from dataclasses import replace
 
-from ...model import Cause, Finding, SmtpSession
+from ...model import Cause, Certificate, Finding, SmtpSession
 from .. import cite
 from ..facts import Facts
 
 
 def _names(s: SmtpSession) -> list[str]:
-    cert = s.certificate
-    if cert is None:
-        return []
+    return _cert_names(s.certificate) if s.certificate else []
+
+
+def _cert_names(cert: Certificate) -> list[str]:
     names = [n.strip().lower() for n in cert.san if n.strip()]
     if cert.subject and "CN=" in cert.subject.upper():
         names.append(cert.subject.upper().split("CN=", 1)[1].split(",")[0].strip().lower())
@@ -45,9 +48,63 @@ def _finding(cause: Cause, sessions: list[SmtpSession], title: str, explanation:
                  "last": last.isoformat()})
 
 
+def _renewed_by(old: Certificate, new: Certificate) -> bool:
+    """`new` replaces `old`: another certificate for one of its names, valid for longer."""
+    return (new.thumbprint != old.thumbprint and new.not_after is not None
+            and old.not_after is not None and new.not_after > old.not_after
+            and bool(set(_cert_names(old)) & set(_cert_names(new))))
+
+
+def _stale(eop: list[SmtpSession]) -> Finding | None:
+    """Sessions still presenting a certificate after its renewal was presented elsewhere (or
+    earlier on the same server): the connector there still names the old certificate."""
+    presented = sorted((s for s in eop if s.certificate and s.certificate.thumbprint),
+                       key=lambda s: s.start)
+    first_seen: dict[str, SmtpSession] = {}
+    for s in presented:
+        first_seen.setdefault(s.certificate.thumbprint, s)  # type: ignore[union-attr]
+    stale: list[tuple[SmtpSession, SmtpSession]] = []  # (old session, first with the renewal)
+    for s in presented:
+        renewal = next((n for n in first_seen.values() if n.start <= s.start
+                        and _renewed_by(s.certificate, n.certificate)), None)  # type: ignore
+        if renewal is not None:
+            stale.append((s, renewal))
+    if not stale:
+        return None
+    old_s, new_s = stale[0]
+    old, new = old_s.certificate, new_s.certificate
+    assert old is not None and new is not None
+    expired = [s for s, _ in stale if old.not_after and old.not_after < s.start]
+    servers = sorted({s.server or s.connector for s, _ in stale})
+    finding = _finding(
+        Cause.CONNECTOR_CERT_STALE, [s for s, _ in stale],
+        f"{', '.join(servers)} still present(s) the certificate that was renewed",
+        f"Certificate {new.thumbprint} (valid until {new.not_after:%Y-%m-%d}) has been "
+        f"presented to EOP since {new_s.start:%Y-%m-%d %H:%M}Z on {new_s.server or '-'}, yet "
+        f"{', '.join(servers)} kept presenting {old.thumbprint} (valid until "
+        f"{old.not_after:%Y-%m-%d}) afterwards: the receive connector there still names the "
+        "old certificate in TlsCertificateName"
+        + (", which has expired, so EOP refuses TLS." if expired else
+           "; it works until that certificate expires, then EOP defers all mail to it."),
+        ("On each server listed, point the connector at the renewed certificate: "
+         "Set-ReceiveConnector '<server>\\Default Frontend <server>' -TlsCertificateName "
+         "'<I>issuer<S>subject' (issuer and subject of the renewed certificate).",
+         "Check the hybrid send and receive connectors too (Get-SendConnector | fl "
+         "Name,TlsCertificateName) and re-run the Hybrid Configuration Wizard.",
+         "Remove the old certificate only after no connector names it."),
+        lambda s: f"{s.server or s.connector} presented {s.certificate.thumbprint} "  # type: ignore
+                  f"to {s.remote_ip}")
+    severity = "error" if expired else "warning"
+    return replace(finding, severity=severity, details={
+        **finding.details, "old_thumbprint": old.thumbprint, "new_thumbprint": new.thumbprint,
+        "renewal_first_seen": new_s.start.isoformat(), "servers": servers})
+
+
 def check(facts: Facts) -> list[Finding]:
     eop = facts.eop_sessions
     out: list[Finding] = []
+    if stale := _stale(eop):
+        out.append(stale)
     no_tls = [s for s in eop if s.starttls_offered is False]
     if no_tls:
         out.append(_finding(

@@ -17,14 +17,12 @@ from bisect import bisect_left
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-import duckdb
-
 from ..evidence.exchange import protocol_log
 from ..evidence.exchange._certificate import CertificateLines
 from ..evidence.exchange._smtp_session import remote_ip
 from ..model import Certificate, InputProblem, Location, SmtpSession
 from . import session_sql as sql
-from .db import CaseStore, naive_utc
+from .db import CaseStore, duckdb, naive_utc
 from .exact import NotExact, check_lines, line_problem, line_starts, rejected_lines
 from .pending import IngestStats, PendingFile, Progress
 from .rows import insert_rows

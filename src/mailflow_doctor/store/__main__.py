@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     progress = None
     if args.progress:
-        from ..fetch.progress import RichProgress
+        from ..progress import RichProgress
 
         progress = RichProgress().__enter__()
     try:

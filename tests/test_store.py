@@ -254,6 +254,30 @@ def test_second_run_skips_unchanged_files(tmp_path):
     assert (stats.ingested, stats.skipped) == (0, 2)
 
 
+def test_other_files_are_remembered_not_reopened(tmp_path, monkeypatch):
+    _two_files(tmp_path)
+    notes = tmp_path / "EXCH01" / "README.txt"
+    notes.write_text("copied from EXCH01 on Monday\n")
+    db = tmp_path / "case.duckdb"
+    with open_store(db) as store:
+        first = register(store, [tmp_path])
+        ingest(store)
+    assert (first.new, first.not_logs) == (2, [str(notes)])
+    from mailflow_doctor.store import files
+
+    described = []
+    monkeypatch.setattr(files, "_describe", lambda *a: described.append(a) or None)
+    with open_store(db) as store:
+        again = register(store, [tmp_path])
+        assert store.scope is None and ingest(store).skipped == 2
+    assert described == []  # neither the logs nor the note were opened again
+    assert (again.unchanged, again.not_logs) == (2, [str(notes)])
+    notes.write_text("now longer: changed files are looked at again\n")
+    with open_store(db) as store:
+        register(store, [tmp_path])
+    assert [Path(a[0]).name for a in described] == ["README.txt"]
+
+
 def test_changed_file_is_read_again_without_duplicates(tmp_path):
     a, _ = _two_files(tmp_path)
     db = tmp_path / "case.duckdb"
@@ -282,7 +306,7 @@ def test_time_window_reads_only_the_files_it_needs(tmp_path):
         found = load_sessions(store, T0, T0 + timedelta(minutes=30), eop)
         assert [s.session_id for s in found] == ["08DE00000000000A"]
         states = dict(store.con.execute("SELECT path, state FROM files").fetchall())
-        assert sorted(states.values()) == ["ingested", "pending"]
+        assert sorted(states.values()) == ["ingested", "pending"]  # the store is not an input
         found = load_sessions(store, prefixes=eop)  # no window: the rest is read now
         assert [s.session_id for s in found] == ["08DE00000000000A", "08DE00000000000C"]
         assert found[1].server == "EXCH02"

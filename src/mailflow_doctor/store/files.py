@@ -6,6 +6,9 @@ of files stays fast. When only the ctime moved (a chmod, a restore that kept the
 of the first and last 64 KiB decides. An append — the usual change to a log — changes the
 size. A changed file loses its old sessions and problems and is read again.
 
+Files that are not protocol logs (a README, a marker, another tool's output) are remembered too,
+as state `other`, so a repeated query does not open them again to find that out.
+
 Each new file also gets its time span from its first and last rows (Exchange appends rows as
 events happen), so a query for a time window reads only the files that can hold it.
 """
@@ -120,19 +123,27 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
     reg = Registration()
     con = store.con
     known = {r[1]: r for r in con.execute(
-        "SELECT file_id, path, size, mtime_ns, ctime_ns, fingerprint FROM files").fetchall()}
+        "SELECT file_id, path, size, mtime_ns, ctime_ns, fingerprint, state = 'other' "
+        "FROM files").fetchall()}
+    logs_known = sum(1 for r in known.values() if not r[6])
     scope: list[int] = []
     inserts: list[list] = []
     updates: list[tuple[int, list]] = []
     next_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchone()[0]
+    own = str(store.path)  # the store's file, its WAL and anything kept beside it
     for path, named in _walk(paths, reg):
+        if path.startswith(own):
+            continue
         try:
             st = os.stat(path)
             old = known.get(path)
             if old is not None and (old[2], old[3]) == (st.st_size, st.st_mtime_ns) and (
                     old[4] == st.st_ctime_ns or old[5] == fingerprint(path, st.st_size)):
-                reg.unchanged += 1
-                scope.append(old[0])
+                if old[6]:
+                    _not_a_log(reg, path, named)
+                else:
+                    reg.unchanged += 1
+                    scope.append(old[0])
                 continue
             values = _describe(path, st)
         except OSError as exc:
@@ -140,25 +151,36 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
                                              f"cannot read file: {exc.strerror or exc}"))
             continue
         if values is None:
-            reg.not_logs.append(path)
-            if named:
-                reg.problems.append(InputProblem(Location(path), "not an SMTP protocol log"))
-            continue
+            _not_a_log(reg, path, named)
+            values = [path, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                      fingerprint(path, st.st_size), None, None, None, None]
         if old is None:
             file_id, next_id = next_id, next_id + 1
             inserts.append([file_id, *values])
-            reg.new += 1
+            reg.new += values[5] is not None
         else:
             file_id = old[0]
             updates.append((file_id, values))
-            reg.changed += 1
-        scope.append(file_id)
+            reg.changed += values[5] is not None
+        if values[5] is not None:
+            scope.append(file_id)
     if inserts or updates:
         _save(store, inserts, updates)
     reg.files = len(scope)
-    everything = len(set(scope)) == len(known) + len(inserts)
+    everything = len(set(scope)) == logs_known + sum(1 for row in inserts if row[6] is not None)
     store.scope = None if everything else scope  # no IN list when the run asks about every file
     return reg
+
+
+def _not_a_log(reg: Registration, path: str, named: bool) -> None:
+    reg.not_logs.append(path)
+    if named:
+        reg.problems.append(InputProblem(Location(path), "not an SMTP protocol log"))
+
+
+def _state(values: list) -> str:
+    """`pending` for a log not read yet, `other` for a file that is not a protocol log."""
+    return "pending" if values[5] is not None else "other"
 
 
 def _save(store: CaseStore, inserts: list[list], updates: list[tuple[int, list]]) -> None:
@@ -172,11 +194,11 @@ def _save(store: CaseStore, inserts: list[list], updates: list[tuple[int, list]]
             con.execute("DELETE FROM problems WHERE file_id = ?", [file_id])
             con.execute("UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, fingerprint = ?, "
                         "log_type = ?, first_time = ?, last_time = ?, reader = ?, "
-                        "state = 'pending', rows = NULL, bad_lines = NULL, ingested_at = NULL "
-                        "WHERE file_id = ?", [*values[1:], file_id])
+                        "state = ?, rows = NULL, bad_lines = NULL, ingested_at = NULL "
+                        "WHERE file_id = ?", [*values[1:], _state(values), file_id])
         insert_rows(con, "files (file_id, path, size, mtime_ns, ctime_ns, fingerprint, log_type, "
                          "first_time, last_time, reader, state)",
-                    [[*row, "pending"] for row in inserts])
+                    [[*row, _state(row[1:])] for row in inserts])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

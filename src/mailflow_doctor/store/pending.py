@@ -58,7 +58,8 @@ def pending(store: CaseStore, since: datetime | None = None, until: datetime | N
     files = []
     for file_id, path, log_type, reader, state, first, last, bad in store.con.execute(
             "SELECT file_id, path, log_type, reader, state, first_time, last_time, bad_lines "
-            f"FROM files WHERE {store.scope_sql()} ORDER BY size DESC").fetchall():
+            f"FROM files WHERE state <> 'other' AND {store.scope_sql()} ORDER BY size DESC"
+            ).fetchall():
         if state != "pending":
             stats.skipped += 1
             stats.bad_lines_before += bad or 0

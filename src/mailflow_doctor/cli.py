@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from .evidence.collect import SessionQuestion, collect
 from .evidence.timefmt import parse_time
-from .knowledge.endpoints import snapshot
 from .progress import RichProgress
 
 if TYPE_CHECKING:
@@ -77,6 +75,8 @@ def _diagnose(paths: list[Path], forced: dict[str, list[Path]], fmt: Format,
     from .diagnose.checks.sources import EOP_HELO_SUFFIX
     from .diagnose.engine import diagnose as run_diagnosis
     from .diagnose.facts import parse_destination
+    from .evidence.collect import SessionQuestion, collect
+    from .knowledge.endpoints import snapshot
     from .report import RENDERERS
 
     target = None
@@ -171,6 +171,8 @@ PathsArg = Annotated[list[Path], typer.Argument(
 
 
 def _trace_events(paths: list[Path]) -> list:
+    from .evidence.collect import collect
+
     evidence = collect(paths)
     for problem in evidence.problems:
         typer.echo(f"warning: {problem}", err=True)
@@ -282,7 +284,9 @@ def _firewall_question(configs: list[Path], destination: str, sources: str | Non
                        instance: Instance, ingress: str | None):
     from .diagnose.audit import audit as run_audit
     from .diagnose.facts import parse_destination
+    from .evidence.collect import collect
     from .ipspace import PrefixSet
+    from .knowledge.endpoints import snapshot
 
     try:
         target = parse_destination(destination)
@@ -338,7 +342,9 @@ def firewall_drops(
 ) -> None:
     """Denied attempts from EOP to the SMTP port, per EOP range and network, first and last."""
     from .diagnose.drops import eop_drops, eop_filter
+    from .evidence.collect import collect
     from .evidence.firewall import deny_log
+    from .knowledge.endpoints import snapshot
     from .report import firewall as firewall_report
 
     eop = snapshot(instance.value).eop_prefixes

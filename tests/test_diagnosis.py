@@ -176,3 +176,49 @@ def test_expired_certificate_and_5xx_refusals(tmp_path):
     _, report = diagnose_json(log)
     causes = [f["cause"] for f in report["findings"]]
     assert "cert-expired" in causes and "receive-connector-rejects-eop" in causes
+
+
+def _hung_up_after_certificate(path, certificate_fields: str | None = None):
+    """A SYNTHETIC session EOP closes right after the certificate line (storegen's format)."""
+    from storegen import session, write_log
+
+    lines = []
+    for line in session("08DE00000000F001", DAY + timedelta(minutes=1), "40.107.1.1:50001"):
+        if certificate_fields and "Sending certificate" in line:
+            head, _, _ = line.partition(",*,")
+            line = f"{head},*, {certificate_fields},Sending certificate Subject Issuer name " \
+                   "Serial number Thumbprint Not before Not after Subject alternate names"
+        lines.append(line)
+        if "Sending certificate" in line:
+            stamp = line.split(",", 1)[0]
+            lines.append(f"{stamp},EXCH01\\Default Frontend EXCH01,08DE00000000F001,99,"
+                         "10.20.0.25:25,40.107.1.1:50001,-,,Remote(ConnectionReset)")
+            break
+    return write_log(path, lines)
+
+
+def test_hang_up_after_certificate_takes_its_cause_from_the_trace(tmp_path):
+    reason = ("[{LED=450 4.4.317 Cannot connect to remote server [Message=SubjectMismatch "
+              "Expected Subject: mail.contoso.example. Presented Subject: CN=mail.tailspintoys.ca."
+              f"] [LastAttemptedServerName={HOST}] [LastAttemptedIP={IP}:25]}};"
+              f"{{MSG=SubjectMismatch}};{{FQDN={HOST}}};{{IP={IP}}};"
+              "{LRT=11/23/2026 9:00:00 AM}]")
+    defers(tmp_path, lambda t: reason)
+    _hung_up_after_certificate(tmp_path / "RECV.LOG")
+    _, report = diagnose_json(tmp_path)
+    [f] = report["findings"]
+    assert f["cause"] == "cert-name-mismatch" and f["details"]["corroborated"] is True
+    assert "closed the session (Remote(ConnectionReset)) right after" in f["explanation"]
+    assert any("Remote(ConnectionReset)" in e["excerpt"] for e in f["evidence"])
+
+
+def test_hang_up_after_certificate_without_a_trace(tmp_path):
+    _hung_up_after_certificate(tmp_path / "a" / "RECV.LOG")
+    _, report = diagnose_json(tmp_path / "a")
+    assert [f["cause"] for f in report["findings"]] == ["tls-handshake-failed"]
+    self_signed = ("CN=EXCH01 CN=EXCH01 11 AB12AB12AB12AB12AB12AB12AB12AB12AB12AB12 "
+                   "2026-01-01T00:00:00.000Z 2031-01-01T00:00:00.000Z EXCH01")
+    _hung_up_after_certificate(tmp_path / "b" / "RECV.LOG", self_signed)
+    _, report = diagnose_json(tmp_path / "b")
+    [f] = report["findings"]
+    assert f["cause"] == "cert-untrusted" and "self-signed" in f["explanation"]

@@ -10,9 +10,11 @@ findings use the same cause codes as the trace's, and the engine merges the two 
 from __future__ import annotations
 
 import fnmatch
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
+from ...knowledge.codes import lookup_tls_message
 from ...model import Cause, Certificate, Finding, SmtpSession
 from .. import cite
 from ..facts import Facts
@@ -100,11 +102,47 @@ def _stale(eop: list[SmtpSession]) -> Finding | None:
         "renewal_first_seen": new_s.start.isoformat(), "servers": servers})
 
 
+def _rejected(facts: Facts) -> Finding | None:
+    """EOP hung up right after our certificate, before TLS completed: it refused the certificate.
+    Which objection is read from the trace's inner message, else from the certificate itself."""
+    closed = [s for s in facts.eop_sessions if s.certificate and s.starttls_used and not s.tls
+              and (s.disconnect or "").lower().startswith("remote")]
+    if not closed:
+        return None
+    said = Counter(info.cause for d in facts.defers if d.reason and (
+        info := lookup_tls_message(d.reason.inner_message or d.reason.msg or d.reason.raw)))
+    cert = closed[0].certificate
+    assert cert is not None
+    host = facts.target.fqdn if facts.target else None
+    if said:
+        cause, why = said.most_common(1)[0][0], "as the trace's defer reasons say"
+    elif host and _names(closed[0]) and not _matches(host, _names(closed[0])):
+        cause, why = Cause.CERT_NAME_MISMATCH, f"it does not carry {host}"
+    elif cert.not_after and cert.not_after < closed[0].start:
+        cause, why = Cause.CERT_EXPIRED, f"it expired on {cert.not_after:%Y-%m-%d}"
+    elif cert.subject and cert.subject == cert.issuer:
+        cause, why = Cause.CERT_UNTRUSTED, "it is self-signed"
+    else:
+        cause, why = Cause.TLS_HANDSHAKE_FAILED, "the logs do not say why"
+    return _finding(
+        cause, closed, "Exchange Online hangs up after the certificate is presented",
+        f"EOP closed the session ({closed[0].disconnect}) right after Exchange sent certificate "
+        f"{cert.thumbprint} ({cert.subject or 'no subject logged'}), before TLS completed: it did not accept "
+        f"the certificate; {why}.",
+        ("Present a certificate from a public CA that carries the host name EOP connects to, "
+         "is within its validity and is assigned to SMTP; point the receive connector's "
+         "TlsCertificateName at it.",),
+        lambda s: f"{s.remote_ip} disconnected after certificate {s.certificate.thumbprint}"
+                  f" ({s.disconnect})")  # type: ignore[union-attr]
+
+
 def check(facts: Facts) -> list[Finding]:
     eop = facts.eop_sessions
     out: list[Finding] = []
     if stale := _stale(eop):
         out.append(stale)
+    if rejected := _rejected(facts):
+        out.append(rejected)
     no_tls = [s for s in eop if s.starttls_offered is False]
     if no_tls:
         out.append(_finding(

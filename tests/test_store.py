@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import test_protocol_log as real
 from storegen import session, write_log
 
@@ -350,3 +352,28 @@ def test_memory_and_threads_are_set(tmp_path):
         limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         threads = store.con.execute("SELECT current_setting('threads')").fetchone()[0]
     assert limit.startswith(("244", "256")) and int(threads) == 2
+
+
+_JUNK = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+            max_size=60),
+    st.just(FEW), st.just("#Software: Microsoft Exchange Server"),
+    st.sampled_from(real.SAMPLE_A).map(lambda line: line + ",extra"),
+    st.sampled_from(real.SAMPLE_A).map(lambda line: line[: len(line) // 2]))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.lists(st.tuples(st.integers(0, len(real.SAMPLE_A)), _JUNK), max_size=6),
+       keep=st.integers(1, len(real.SAMPLE_A)))
+def test_fuzzed_logs_read_the_same_both_ways(tmp_path, junk, keep):
+    """Good lines (a session, possibly cut short) with junk among them: the store (DuckDB or
+    its fallback) and the Python reader agree on every session and every problem."""
+    lines = real.SAMPLE_A[:keep]
+    for at, bad in sorted(junk, reverse=True):
+        lines.insert(min(at, len(lines)), bad)
+    path = real.write(tmp_path, real.RECEIVE + lines, name=f"R{len(list(tmp_path.iterdir()))}")
+    got, found, _, expected = both_ways(path)
+    assert got == expected.records
+    assert sorted(map(str, found)) == sorted(map(str, expected.problems))
+    assert all(p.location.line for p in found)

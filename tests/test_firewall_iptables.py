@@ -364,3 +364,53 @@ COMMIT
     # Only the last rule matches a new connection to port 25 from an ephemeral port.
     assert v.denied.cidrs() == ["40.92.0.0/15"]
     assert v.decisions[-1].default == "policy ACCEPT of chain FORWARD"
+
+
+def _unused(verdict: FlowVerdict) -> list[tuple[str, int, list[str]]]:
+    return sorted((u.status, u.rule.location.line, u.prefixes.cidrs()) for u in verdict.unused)
+
+
+def test_redundant_and_shadowed_rules_also_inside_user_chains(tmp_path):
+    rules = """\
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:EOP - [0:0]
+-A INPUT -s 40.92.0.0/15 -p tcp --dport 25 -j ACCEPT
+-A INPUT -s 40.92.0.0/16 -p tcp --dport 25 -j ACCEPT
+-A INPUT -s 40.107.0.0/16 -j DROP
+-A INPUT -s 40.107.0.0/17 -p tcp --dport 25 -j ACCEPT
+-A INPUT -s 40.92.1.0/24 -p tcp --dport 587 -j DROP
+-A INPUT -p tcp --dport 25 -j EOP
+-A EOP -s 52.100.0.0/14 -j ACCEPT
+-A EOP -s 52.100.0.0/15 -j DROP
+-A EOP -s 198.51.100.0/24 -j DROP
+COMMIT
+"""
+    v, _ = evaluate(tmp_path, rules, dst="198.51.100.25")
+    assert v.permitted.cidrs() == ["40.92.0.0/15", "52.100.0.0/14"]
+    # Line 10 is for another port and line 14 for sources not asked: neither is listed.
+    assert _unused(v) == [("redundant", 7, ["40.92.0.0/16"]),
+                          ("shadowed", 9, ["40.107.0.0/17"]),
+                          ("shadowed", 13, ["52.100.0.0/15"])]
+
+
+def test_a_rule_used_by_one_nat_piece_is_not_unused(tmp_path):
+    # 40.92/15 is mapped to the inside server, the rest is not: the FORWARD rule for the
+    # inside address is used by the mapped piece even though the other piece skips it.
+    rules = """\
+*nat
+:PREROUTING ACCEPT [0:0]
+-A PREROUTING -s 40.92.0.0/15 -d 203.0.113.25/32 -p tcp --dport 25 -j DNAT --to-destination 10.1.1.25
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+-A FORWARD -d 10.1.1.25/32 -p tcp --dport 25 -j ACCEPT
+-A INPUT -s 40.92.0.0/15 -j DROP
+COMMIT
+"""
+    v, _ = evaluate(tmp_path, rules)
+    assert v.permitted.cidrs() == ["40.92.0.0/15"]
+    assert _unused(v) == []

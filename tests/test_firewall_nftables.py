@@ -114,3 +114,16 @@ def test_decisions_partition_the_sources(tmp_path):
         assert not (union & d.prefixes)
         union = union | d.prefixes
     assert union == EOP.family(4)
+
+
+def test_redundant_and_shadowed_rules(tmp_path):
+    text = TEXT.replace(
+        "\t\tip daddr 198.51.100.25 tcp dport 25 meta mark 0x1 accept\n",
+        "\t\tip saddr 40.92.0.0/16 tcp dport 25 accept\n"
+        "\t\tip saddr 104.47.0.0/17 drop\n"
+        "\t\tip saddr 104.47.0.0/18 tcp dport 25 accept\n")
+    _, v = evaluate(text, tmp_path)
+    assert sorted((u.status, u.rule.location.line, u.prefixes.cidrs()) for u in v.unused) == [
+        ("redundant", 13, ["40.92.0.0/16"]), ("shadowed", 15, ["104.47.0.0/18"]),
+        # The closing reject matches only sources decided above it (by accept and by drop).
+        ("shadowed", 16, ["40.92.0.0/15", "40.107.0.0/16", "104.47.0.0/17"])]

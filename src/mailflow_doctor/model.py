@@ -233,7 +233,7 @@ class FlowVerdict:
     inside_destination: str | None = None  # after destination NAT, when the ruleset maps it
     ingress: str | None = None  # interface the traffic arrives on
     notes: tuple[str, ...] = ()
-    unused: tuple[UnusedRule, ...] = ()  # where the evaluator can tell (flat rule lists)
+    unused: tuple[UnusedRule, ...] = ()  # rules that match asked sources but decide none
 
     def prefixes(self, action: Action) -> PrefixSet:
         out = PrefixSet()

@@ -43,6 +43,7 @@ class Step:
 
 
 Emit = Callable[[PrefixSet, object, "RuleRef | None", "str | None"], None]
+Offer = Callable[[RuleRef, object, PrefixSet, bool], None]  # see Walk.offer
 
 
 @dataclass
@@ -55,18 +56,23 @@ class ChainWalker:
     policy: Callable[[Chain], tuple[object, str]]  # → (outcome, human text of the default)
     emit: Emit
     on_uncertain: Callable[[IptRule], None] = lambda rule: None
+    offer: Offer | None = None  # told of every verdict rule that surely matches entered sources
 
     def run(self, name: str, space: PrefixSet, stack: tuple[str, ...] = ()) -> PrefixSet:
         """Walk chain `name` over `space`; returns what comes back to the caller (user chains)."""
         chain = self.chains[name]
         builtin = name in BUILTIN
         back = PrefixSet()  # handed back to the caller (RETURN, goto returns)
+        entered = space
         for rule in chain.rules:
-            if not space:
+            if not space and self.offer is None:
                 break
             cond = self.condition(rule)
             if cond is False:
                 continue
+            if cond is True and self.offer is not None and (
+                    step := self.classify(rule)).kind == "decide":
+                self.offer(rule.ref, step.outcome, entered & rule.src, bool(space & rule.src))
             matched = space & rule.src
             sure = matched if cond else PrefixSet()
             unsure = matched - sure

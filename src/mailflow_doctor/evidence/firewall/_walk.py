@@ -115,7 +115,10 @@ class Walk:
 
     decisions: list[Decision] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    unused: list[UnusedRule] = field(default_factory=list)
+    # Rules that matched asked sources, with their action, and those that decided any: a rule
+    # is unused only if no part of the evaluation (a NAT piece, a jump from elsewhere) let it.
+    _reached: dict[RuleRef, tuple[Action, PrefixSet]] = field(default_factory=dict)
+    _used: set[RuleRef] = field(default_factory=set)
 
     def decide(self, space: PrefixSet, action: Action, rule: RuleRef | None,
                default: str | None = None) -> None:
@@ -131,20 +134,32 @@ class Walk:
         if text not in self.notes:
             self.notes.append(text)
 
-    def first_match(self, space: PrefixSet, candidates: Iterable[Candidate | None]) -> PrefixSet:
-        """Walk a flat rule list over `space`; returns the part no rule decided.
+    def offer(self, rule: RuleRef, action: Action, reach: PrefixSet, took: bool) -> None:
+        """`rule` surely matches the asked sources `reach`; `took` says it decided some."""
+        if took:
+            self._used.add(rule)
+        elif reach and action != "indeterminate":
+            before = self._reached.get(rule)
+            self._reached[rule] = (action, before[1] | reach if before else reach)
 
-        Rules that match asked sources but come too late to decide any are kept in `unused`.
-        """
+    def unused(self) -> list[UnusedRule]:
+        """Rules that match asked sources but never decide any: earlier rules already did,
+        with the same action (redundant) or not (shadowed)."""
+        out = []
+        for rule, (action, reach) in self._reached.items():
+            if rule not in self._used:
+                actions = {d.action for d in self.decisions if d.prefixes & reach}
+                out.append(UnusedRule(rule, reach, "redundant" if actions == {action}
+                                      else "shadowed"))
+        return out
+
+    def first_match(self, space: PrefixSet, candidates: Iterable[Candidate | None]) -> PrefixSet:
+        """Walk a flat rule list over `space`; returns the part no rule decided."""
         asked = space
         for cand in candidates:
             if cand is None:
                 continue
-            reach = asked & cand.sure
-            if reach and not (space & cand.sure) and cand.action != "indeterminate":
-                actions = {d.action for d in self.decisions if d.prefixes & reach}
-                status = "redundant" if actions == {cand.action} else "shadowed"
-                self.unused.append(UnusedRule(cand.ref, reach, status))
+            self.offer(cand.ref, cand.action, asked & cand.sure, bool(space & cand.sure))
             if not space:
                 continue
             sure = space & cand.sure
@@ -160,7 +175,7 @@ class Walk:
         return FlowVerdict(config=config, vendor=vendor, destination=destination,
                            decisions=tuple(self.decisions), inside_destination=inside,
                            ingress=ingress, notes=tuple(self.notes),
-                           unused=tuple(self.unused))
+                           unused=tuple(self.unused()))
 
 
 def family_sources(sources: PrefixSet, destination: IPAddress) -> PrefixSet:

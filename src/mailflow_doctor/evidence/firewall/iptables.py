@@ -312,6 +312,6 @@ class IptablesRuleset:
 
         ChainWalker(self.filter, flow.condition, lambda r: classify(self.filter, r, False),
                     policy, lambda part, out, ref, default: walk.decide(part, out, ref, default),
-                    uncertain).run(name, space)
+                    uncertain, walk.offer).run(name, space)
         for text in flow.notes:
             walk.note(text)

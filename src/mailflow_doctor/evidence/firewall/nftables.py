@@ -237,7 +237,7 @@ class NftablesRuleset:
                         f"policy {verb.lower()} of base chain {chain.ref.name if chain.ref else name}")
 
             ChainWalker(chains, flow.condition, lambda r, c=chains: classify(c, r, False),
-                        policy, emit, uncertain).run(name, todo)
+                        policy, emit, uncertain, walk.offer).run(name, todo)
         for part, ref, default in accepted:
             walk.decide(part, "permit", ref, default)
         for text in flow.notes:

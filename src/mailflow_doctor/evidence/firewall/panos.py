@@ -2,8 +2,10 @@
 
 Security rules are matched in rulebase order against the pre-NAT destination address and the
 post-NAT zone (PAN-OS's rule), then the default rules (intrazone allow, interzone deny). The
-from-zone is that of the ingress interface (or the NAT rule's); the to-zone of the inside server
-cannot be told without routes, so to-zones are taken to match, with a note. Rules naming
+from-zone is that of the ingress interface (or the NAT rule's); the to-zone is that of the
+interface the post-NAT address lies behind: the longest match among the interfaces' own subnets
+and the static routes that name an interface. When neither covers it, to-zones are taken to
+match, with a note. Rules naming
 specific applications depend on App-ID and FQDN/dynamic objects on data the firewall holds: the
 sources they could match stay indeterminate.
 """
@@ -42,6 +44,8 @@ class PanConfig:
     groups: dict[str, list[str]] = field(default_factory=dict)
     services: dict[str, list[tuple[int, int]] | None] = field(default_factory=dict)
     zones: dict[str, str] = field(default_factory=dict)  # interface → zone
+    # (network, interface): interface subnets and static routes, for the post-NAT zone
+    networks: list[tuple[str, str]] = field(default_factory=list)
     rules: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # in order
     lines: dict[str, int] = field(default_factory=dict)
     nat: list[dict[str, list[str]]] = field(default_factory=list)
@@ -68,27 +72,62 @@ class PanConfig:
                     unknown = True
         return out, unknown
 
+    def _address(self, name: str) -> IPAddress | None:
+        """A translated address, written as an address or as an address object."""
+        value = self.addresses.get(name, ("ip-netmask", name))[1].split("/")[0]
+        try:
+            return ipaddress.ip_address(value)
+        except ValueError:
+            return None
+
+    def to_zone(self, address: IPAddress) -> tuple[str, str] | None:
+        """(zone, interface) the address lies behind, by longest prefix; None if unknown."""
+        best = None
+        for network, iface in self.networks:
+            try:
+                net = ipaddress.ip_network(self.addresses.get(network, ("", network))[1],
+                                           strict=False)
+            except ValueError:
+                continue
+            if address in net and iface in self.zones and (
+                    best is None or net.prefixlen > best[0].prefixlen):
+                best = (net, iface)
+        return (self.zones[best[1]], best[1]) if best else None
+
     def evaluate(self, sources: PrefixSet, destination: IPAddress, port: int,
                  ingress: str | None = None) -> FlowVerdict:
         dst = ipaddress.ip_address(destination)
         walk, space = Walk(), family_sources(sources, dst)
-        inside = None
+        inside, post_nat = None, dst
         from_zone = self.zones.get(ingress or "")
         for rule in self.nat:
             dsts, _ = self._resolve(rule.get("destination", ["any"]))
             if dst in dsts and rule.get("translated-address"):
-                inside = endpoint(ipaddress.ip_address(rule["translated-address"][0]),
-                                  int(rule.get("translated-port", [port])[0]))
+                translated = self._address(rule["translated-address"][0])
+                if translated is None:
+                    walk.note(f"NAT rule translates to {rule['translated-address'][0]!r}, which "
+                              "is not an address: the post-NAT zone is unknown")
+                    break
+                post_nat = translated
+                inside = endpoint(translated, int(rule.get("translated-port", [port])[0]))
                 from_zone = from_zone or (rule.get("from") or [None])[0]
                 break
-        walk.note("security rules are matched on the pre-NAT destination; to-zones were taken "
-                  "to match (the inside server's zone needs the routing table)")
+        found = self.to_zone(post_nat)
+        to_zone = found[0] if found else None
+        if found:
+            walk.note(f"security rules are matched on the pre-NAT destination and the post-NAT "
+                      f"zone {found[0]} (interface {found[1]}, which {post_nat} lies behind)")
+        else:
+            walk.note("security rules are matched on the pre-NAT destination; to-zones were "
+                      f"taken to match (no interface subnet or static route covers {post_nat})")
         candidates = []
         for name, r in self.rules.items():
             if r.get("disabled", ["no"])[0] == "yes":
                 continue
-            froms = r.get("from", ["any"])
+            froms, tos = r.get("from", ["any"]), r.get("to", ["any"])
             if from_zone and "any" not in froms and from_zone not in froms:
+                continue
+            if to_zone and "any" not in tos and to_zone not in tos:
                 continue
             dsts, dst_unknown = self._resolve(r.get("destination", ["any"]))
             if r.get("negate-destination", ["no"])[0] == "yes":
@@ -119,7 +158,10 @@ class PanConfig:
                                         PrefixSet.everything() if src_unknown or not certain
                                         else src))
         rest = walk.first_match(space, candidates)
-        walk.decide(rest, "deny", None, "interzone-default deny after the last rule")
+        if from_zone and from_zone == to_zone:
+            walk.decide(rest, "permit", None, "intrazone-default allow after the last rule")
+        else:
+            walk.decide(rest, "deny", None, "interzone-default deny after the last rule")
         return walk.verdict(self.source, self.vendor, endpoint(dst, port), inside=inside,
                             ingress=ingress)
 
@@ -129,6 +171,7 @@ def _members(words: list[str]) -> list[str]:
 
 
 def _from_set(text: str, cfg: PanConfig) -> None:
+    routes: dict[str, dict[str, str]] = {}  # a static route's attributes come on several lines
     for no, raw in enumerate(text.splitlines(), 1):
         line = re.sub(r"^set (?:vsys \S+ |device-group \S+ |shared )", "set ", raw.strip())
         if not line.startswith("set "):
@@ -147,6 +190,15 @@ def _from_set(text: str, cfg: PanConfig) -> None:
         elif w[:1] == ["zone"] and "layer3" in w:
             for iface in _members(w[w.index("layer3") + 1:]):
                 cfg.zones[iface] = w[1]
+        elif w[:2] == ["network", "interface"] and "ip" in w:
+            # ... ethernet ethernet1/2 layer3 [units ethernet1/2.10] ip 10.1.1.1/24
+            iface = w[w.index("units") + 1] if "units" in w else w[3]
+            cfg.networks += [(ip, iface) for ip in _members(w[w.index("ip") + 1:])]
+        elif w[:2] == ["network", "virtual-router"] and "static-route" in w:
+            route = routes.setdefault(w[w.index("static-route") + 1], {})
+            for key in ("destination", "interface"):
+                if key in w[:-1]:
+                    route[key] = w[w.index(key) + 1]
         elif w[:3] == ["rulebase", "security", "rules"] and len(w) >= 5:
             rule = cfg.rules.setdefault(w[3], {})
             cfg.lines.setdefault(w[3], no)
@@ -155,6 +207,8 @@ def _from_set(text: str, cfg: PanConfig) -> None:
             rule: dict[str, list[str]] = {}
             _attributes(rule, w[4:])
             cfg.nat.append(rule)
+    cfg.networks += [(r["destination"], r["interface"]) for r in routes.values()
+                     if "destination" in r and "interface" in r]
 
 
 _KEYS = {"from", "to", "source", "destination", "application", "service", "action", "disabled",
@@ -207,6 +261,15 @@ def _from_xml(root: Element, cfg: PanConfig) -> None:
         for entry in zone.findall("entry"):
             for iface in members(entry.find("network/layer3")):
                 cfg.zones[iface] = entry.get("name", "")
+    for interfaces in root.iter("interface"):  # <entry name="IF"><layer3><ip><entry name=NET>
+        for entry in interfaces.iter("entry"):  # and units: <units><entry name="IF.10"><ip>
+            for ip in entry.findall("ip/entry") + entry.findall("layer3/ip/entry"):
+                cfg.networks.append((ip.get("name", ""), entry.get("name", "")))
+    for route in root.iter("static-route"):
+        for entry in route.findall("entry"):
+            dest, iface = entry.findtext("destination"), entry.findtext("interface")
+            if dest and iface:
+                cfg.networks.append((dest.strip(), iface.strip()))
     for sec in root.iter("security"):
         for entry in sec.iter("entry"):
             if entry.find("action") is None:

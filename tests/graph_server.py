@@ -119,11 +119,19 @@ def _handler(state: State, base: str):
 
 @contextmanager
 def graph_server(tmp_path: Path, secret: str):
-    cert, key = make_cert(tmp_path)
     state = State(secret)
+    with serve(tmp_path, state, lambda base: _handler(state, base)) as running:
+        yield running
+
+
+@contextmanager
+def serve(tmp_path: Path, state: State, handler):
+    """HTTPS on a free loopback port with `handler(base)` as the request handler class;
+    yields (base URL, state, CA file)."""
+    cert, key = make_cert(tmp_path)
     server = ThreadingHTTPServer(("127.0.0.1", 0), None)  # type: ignore[arg-type]
     base = f"https://127.0.0.1:{server.server_address[1]}"
-    server.RequestHandlerClass = _handler(state, base)
+    server.RequestHandlerClass = handler(base)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)

@@ -8,10 +8,8 @@ import json
 import logging
 import socket
 import ssl
-import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
@@ -20,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from graph_server import TENANT, State, _handler, graph_server, make_cert
+from graph_server import TENANT, State, _handler, graph_server, serve
 from typer.testing import CliRunner
 
 from mailflow_doctor.cli import app
@@ -408,32 +406,20 @@ def test_certificate_thumbprint_and_bad_pem_files(tmp_path):
 @contextmanager
 def custom_server(tmp_path, post):
     """The stand-in with another token service: `post(handler, path, form)` answers POSTs."""
-    cert, key = make_cert(tmp_path)
     state = State("unused")
     state.forms = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), None)  # type: ignore[arg-type]
-    base = f"https://127.0.0.1:{server.server_address[1]}"
 
-    class Handler(_handler(state, base)):
-        def do_POST(self) -> None:
-            form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                            .decode())
-            state.forms.append(form)
-            post(self, state, form)
+    def handler(base):
+        class Handler(_handler(state, base)):
+            def do_POST(self) -> None:
+                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                                .decode())
+                state.forms.append(form)
+                post(self, state, form)
+        return Handler
 
-    server.RequestHandlerClass = Handler
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield base, state, str(cert)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(tmp_path, state, handler) as running:
+        yield running
 
 
 def device_code_service(handler, state, form) -> None:

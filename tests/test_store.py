@@ -137,6 +137,22 @@ def test_sql_sessions_equal_python_reader(tmp_path, name, end):
     assert sorted(map(str, found)) == sorted(map(str, expected.problems))
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])  # DuckDB, then the Python fallback
+def test_server_from_the_folder_layout_both_ways(tmp_path, encoding):
+    """A send log names no server: both readers take the one its folders name (layout.py)."""
+    folder = tmp_path / "EX01" / "TransportRoles" / "Logs" / "FrontEnd" / "ProtocolLog"
+    cases = {"SmtpSend": real.SEND + _send_with_remote_certificate() + real.SAMPLE_C,
+             "SmtpReceive": real.RECEIVE + real.SAMPLE_A}  # the connector id names EXCHANGE
+    for name, lines in cases.items():
+        path = folder / name / "LOG.LOG"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+        got, found, fallback, expected = both_ways(path)
+        assert fallback is (encoding == "utf-16")
+        assert got == expected.records and found == expected.problems == []
+        assert {s.server for s in got} == {"EX01" if name == "SmtpSend" else "EXCHANGE"}
+
+
 def _raw_cases(tmp_path: Path) -> dict[str, Path]:
     good = [line.encode() for line in real.RECEIVE + real.SAMPLE_A]
     lines = list(good)

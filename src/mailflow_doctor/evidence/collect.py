@@ -19,7 +19,16 @@ from pathlib import Path
 from types import ModuleType
 
 from ..ipspace import PrefixSet
-from ..model import DenyEvent, FirewallRuleset, InputProblem, Location, SmtpSession, TraceEvent
+from ..model import (
+    DenyEvent,
+    FirewallRuleset,
+    InputProblem,
+    Location,
+    SmtpSession,
+    TraceEvent,
+    TrackingEvent,
+)
+from .archives import Unpacker, archive_kind, store_folder
 from .textio import UnreadableInput, read_head
 from .trace.merge import merge
 
@@ -28,6 +37,7 @@ READERS: dict[str, tuple[str, ...]] = {
     "trace": ("trace.extended_csv", "trace.detail_csv", "trace.summary_csv",
               "trace.json_export"),
     "receive-logs": ("exchange.protocol_log",),
+    "tracking-logs": ("exchange.message_tracking",),
     "firewall-config": ("firewall.asa", "firewall.ios", "firewall.fortigate", "firewall.panos",
                         "firewall.pfsense", "firewall.nftables", "firewall.azure_nsg",
                         "firewall.aws_sg",
@@ -62,23 +72,28 @@ class Evidence:
     session_count: int = 0  # sessions of any source in the logs (within the window)
     firewalls: list[FirewallRuleset] = field(default_factory=list)
     denies: list[DenyEvent] = field(default_factory=list)
+    tracking: list[TrackingEvent] = field(default_factory=list)  # on-premises message tracking
     problems: list[InputProblem] = field(default_factory=list)
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (file, kind)
 
     @property
     def usable(self) -> bool:
-        return bool(self.trace or self.session_count or self.firewalls or self.denies)
+        return bool(self.trace or self.session_count or self.firewalls or self.denies
+                    or self.tracking)
 
     def add(self, category: str, records: list) -> None:
         {"trace": self.trace, "receive-logs": self.sessions, "firewall-config": self.firewalls,
-         "firewall-log": self.denies}[category].extend(records)
+         "firewall-log": self.denies, "tracking-logs": self.tracking}[category].extend(records)
 
 
-def _files(path: Path) -> Iterable[Path]:
-    if path.is_dir():
-        yield from sorted(p for p in path.rglob("*") if p.is_file())
-    else:
-        yield path
+def _files(path: Path, unpack: Unpacker) -> Iterable[Path]:
+    """The files under `path`; an archive (.zip, .tar.gz, .gz) gives the files it holds.
+
+    Copies already extracted (beside a store kept in `path`) come through their archive only."""
+    found = sorted(p for p in path.rglob("*") if p.is_file()
+                   and unpack.root not in p.absolute().parents) if path.is_dir() else [path]
+    for file in found:
+        yield from unpack.expand(file)
 
 
 def _identify(path: Path, categories: Iterable[str]) -> tuple[str, ModuleType] | None:
@@ -116,6 +131,8 @@ def collect(paths: Iterable[str | Path] = (),
     `sessions` says which protocol-log sessions to keep (default: all).
     """
     evidence = Evidence()
+    # Archives are extracted beside the store, where its next run finds them; else temporarily.
+    unpack = Unpacker(store_folder(sessions.store) if sessions and sessions.store else None)
     logs: list[Path] = []
     jobs: list[tuple[Path, tuple[str, ...], bool]] = []
     for category, items in (forced or {}).items():
@@ -126,8 +143,8 @@ def collect(paths: Iterable[str | Path] = (),
         if not root.exists():
             evidence.problems.append(InputProblem(Location(str(root)), "no such file or folder"))
             continue
-        named_file = root.is_file()
-        for path in _files(root):
+        named_file = root.is_file() and archive_kind(root) is None
+        for path in _files(root, unpack):
             found = _identify(path, categories)
             if found is None and explicit and len(categories) == 1:
                 # The admin told us what it is: let the category's main reader explain why not.
@@ -138,7 +155,8 @@ def collect(paths: Iterable[str | Path] = (),
                     evidence.problems.append(InputProblem(
                         Location(str(path)),
                         "not a kind of evidence this tool reads (message trace export, "
-                        "SMTP protocol log, firewall configuration or deny log)"))
+                        "SMTP protocol log, message tracking log, firewall configuration or "
+                        "deny log)"))
                 continue
             if found[0] == PROTOCOL_LOGS:
                 logs.append(path)
@@ -148,6 +166,8 @@ def collect(paths: Iterable[str | Path] = (),
     evidence.trace = merge(evidence.trace)
     if logs:
         _read_sessions(evidence, logs, sessions or SessionQuestion())
+    evidence.problems.extend(unpack.problems)
+    unpack.close()  # everything is read: a temporary copy can go
     return evidence
 
 

@@ -11,6 +11,10 @@ as state `other`, so a repeated query does not open them again to find that out.
 
 Each new file also gets its time span from its first and last rows (Exchange appends rows as
 events happen), so a query for a time window reads only the files that can hold it.
+
+An archive (.zip, .tar.gz, .gz) stands for the files it holds: they are extracted beside the
+store (evidence/archives.py) once, and registered like any file; an unchanged archive is found
+extracted on the next run, so its members are unchanged files too.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ..evidence.archives import Unpacker, archive_kind, store_folder
 from ..model import InputProblem, Location
 from .db import CaseStore, naive_utc
 
@@ -39,23 +44,40 @@ class Registration:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    unpacked: int = 0  # archives extracted now (0 when all were found extracted)
     not_logs: list[str] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
 
 
-def _walk(paths: Iterable[str | Path], reg: Registration) -> Iterator[tuple[str, bool]]:
-    """(absolute path, named explicitly) for every file under `paths`, folders sorted."""
+def _walk(paths: Iterable[str | Path], reg: Registration, unpack: Unpacker,
+          own: str) -> Iterator[tuple[str, bool]]:
+    """(absolute path, named explicitly) for every file under `paths`, folders sorted.
+
+    Archives give their members (never named: a README in a zip is no problem). The store's own
+    files (`own`: its path, WAL, the archive folder beside it) are left out of folder walks; a
+    member extracted there may be named (`collect` extracts beside the store too).
+    """
     for item in paths:
         root = os.path.abspath(item)
         if os.path.isdir(root):
             for folder, dirs, names in os.walk(root):
-                dirs.sort()
+                dirs[:] = sorted(d for d in dirs if not os.path.join(folder, d).startswith(own))
                 for name in sorted(names):
-                    yield os.path.join(folder, name), False
+                    path = os.path.join(folder, name)
+                    if not path.startswith(own):
+                        yield from _expand(path, False, unpack)
         elif os.path.isfile(root):
-            yield root, True
+            if not root.startswith(own) or root.startswith(str(unpack.root)):
+                yield from _expand(root, True, unpack)
         else:
             reg.problems.append(InputProblem(Location(str(item)), "no such file or folder"))
+
+
+def _expand(path: str, named: bool, unpack: Unpacker) -> Iterator[tuple[str, bool]]:
+    if archive_kind(path) is None:
+        yield path, named
+    else:
+        yield from ((str(member), False) for member in unpack.expand(path))
 
 
 def fingerprint(path: str, size: int) -> str:
@@ -130,10 +152,13 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
     inserts: list[list] = []
     updates: list[tuple[int, list]] = []
     next_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchone()[0]
-    own = str(store.path)  # the store's file, its WAL and anything kept beside it
-    for path, named in _walk(paths, reg):
-        if path.startswith(own):
+    own = os.path.abspath(store.path)  # the store's file, its WAL and anything kept beside it
+    unpack = Unpacker(store_folder(store.path))  # kept: a temporary store's folder goes with it
+    seen: set[str] = set()
+    for path, named in _walk(paths, reg, unpack, own):
+        if path in seen:  # given twice, or an archive and its folder
             continue
+        seen.add(path)
         try:
             st = os.stat(path)
             old = known.get(path)
@@ -164,6 +189,8 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
             reg.changed += values[5] is not None
         if values[5] is not None:
             scope.append(file_id)
+    reg.unpacked = unpack.extracted
+    reg.problems.extend(unpack.problems)
     if inserts or updates:
         _save(store, inserts, updates)
     reg.files = len(scope)

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..evidence.exchange import protocol_log
 from ..evidence.exchange._certificate import CertificateLines
 from ..evidence.exchange._smtp_session import remote_ip
+from ..evidence.exchange.layout import origin
 from ..model import Certificate, InputProblem, Location, SmtpSession
 from . import session_sql as sql
 from .db import CaseStore, duckdb, naive_utc
@@ -125,7 +126,8 @@ class _Ingester:
         shown, bad = _capped(problems, f.path)
         count = cur.execute("SELECT count(*) FROM agg WHERE sid IS NOT NULL").fetchone()[0]
         cur.execute("BEGIN")
-        cur.execute(sql.INSERT, {"file_id": f.file_id, "log_type": f.log_type})
+        cur.execute(sql.INSERT, {"file_id": f.file_id, "log_type": f.log_type,
+                                 "server": origin(f.path).server})
         self._finish(cur, f, shown, bad, rows, "duckdb")
         return count, bad
 

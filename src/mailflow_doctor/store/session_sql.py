@@ -147,12 +147,14 @@ _V4_NUM = (f"({_OCTETS[0]} * 16777216 + {_OCTETS[1]} * 65536 + {_OCTETS[2]} * 25
 _PLAIN_V4 = r"regexp_full_match(a.remote_endpoint, '[0-9]{1,3}(\.[0-9]{1,3}){3}:[0-9]+')"
 
 # Reject lines before each data row move its line number down; `shift` holds, per rejected
-# line, how many data rows precede it (see ingest._line_of).
+# line, how many data rows precede it (see ingest._line_of). `$server` is the one the folder
+# layout names, for sessions whose connector id names none (as the Python reader does).
 INSERT = f"""
 INSERT INTO sessions
 SELECT $file_id, a.sid, $log_type,
-    CASE WHEN $log_type = 'receive'
-         THEN nullif(regexp_extract(a.connector_id, '^(.*)\\\\', 1), '') END,
+    coalesce(CASE WHEN $log_type = 'receive'
+                  THEN nullif(regexp_extract(a.connector_id, '^(.*)\\\\', 1), '') END,
+             $server),
     CASE WHEN $log_type = 'receive' THEN regexp_extract(a.connector_id, '([^\\\\]*)$', 1)
          ELSE a.connector_id END,
     a.start::TIMESTAMP, a."end"::TIMESTAMP, coalesce(a.local_endpoint, ''),

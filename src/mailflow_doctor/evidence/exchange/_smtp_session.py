@@ -63,10 +63,11 @@ class SessionState:
     """What is known so far about one session; rows arrive through `add`."""
 
     def __init__(self, session_id: str, log_type: Literal["receive", "send"], connector_id: str,
-                 first: Row) -> None:
+                 first: Row, folder_server: str | None = None) -> None:
         self.session_id = session_id
         self.log_type = log_type
         self.connector_id = connector_id
+        self.folder_server = folder_server  # from the folder layout: send logs name no server
         # Receive log: `<` is the client's command, `>` our reply. Send log: the other way round.
         self._command_event, self._reply_event = ("<", ">") if log_type == "receive" else (">", "<")
         self.first_line = first.line
@@ -111,7 +112,7 @@ class SessionState:
         receive = self.log_type == "receive"
         return SmtpSession(
             session_id=self.session_id,
-            server=(server or None) if receive else None,
+            server=(server if receive else None) or self.folder_server,
             connector=name if receive else self.connector_id,
             start=self.start,
             end=self.end,

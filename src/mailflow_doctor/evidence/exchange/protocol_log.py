@@ -8,6 +8,9 @@ bounded by the sessions open at one time, not by the size of the log.
 
 Bad lines (wrong field count, broken quoting, binary junk, not a time) become `InputProblem`s
 naming file and line; every good row is still used.
+
+A session's server is the one its connector id names (receive logs: `EX01\\Default Frontend
+EX01`), else the one the folder layout names (layout.py): send logs name none.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Literal
 from ...model import InputProblem, Location, Parsed, SmtpSession
 from ..textio import iter_lines
 from ._smtp_session import Row, SessionState
+from .layout import origin
 
 KIND = "smtp-protocol-log"
 
@@ -101,6 +105,7 @@ class _LogReader:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.server = origin(source).server
         self.columns = {name: i for i, name in enumerate(STANDARD_FIELDS)}
         self.log_type: Literal["receive", "send"] | None = None
         self.open: dict[tuple[str, str], SessionState] = {}
@@ -158,7 +163,8 @@ class _LogReader:
         key = (log_type, session_id)
         state = self.open.get(key)
         if state is None:
-            state = self.open[key] = SessionState(session_id, log_type, connector, row)
+            state = self.open[key] = SessionState(session_id, log_type, connector, row,
+                                                  self.server)
         state.add(row)
         if row.event == "-":
             yield self.open.pop(key).finish(self.source)

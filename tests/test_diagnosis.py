@@ -222,3 +222,30 @@ def test_hang_up_after_certificate_without_a_trace(tmp_path):
     _, report = diagnose_json(tmp_path / "b")
     [f] = report["findings"]
     assert f["cause"] == "cert-untrusted" and "self-signed" in f["explanation"]
+
+
+def test_tracking_logs_say_which_deferred_messages_arrived_later(tmp_path):
+    from test_message_tracking import HEADER_2013, row
+    from test_message_tracking import write as write_tracking
+
+    trace = defers(tmp_path, lambda t: led("450", "4.4.316 Connection refused", 10061, HOST, IP,
+                                           t))  # msg0..msg4, from 09:00 every 10 minutes
+    received = [row(date_time=f"2026-11-23T{h}:{m}:00.000Z", client_ip="40.107.1.9",
+                    server_hostname="MAIL01", source="SMTP", event_id="RECEIVE",
+                    internal_message_id=str(n), message_id=f"<MSG{n}@example.org>",
+                    recipient_address=f"user{n}@example.net", recipient_count="1")
+                for n, h, m in ((1, "10", "05"), (3, "09", "15"), (9, "11", "00"))]
+    # msg3 "arrives" before its first defer (09:30): not a later receipt; msg9 was never deferred.
+    (tmp_path / "tracking").mkdir()
+    tracking = write_tracking(tmp_path / "tracking", HEADER_2013 + received)
+    _, report = diagnose_json(trace, "--tracking-logs", tracking)
+    got = report["summary"]["on_premises_receipts"]
+    assert (got["deferred_messages"], got["received_later"]) == (5, 1)
+    [example] = got["examples"]
+    assert example["message_id"] == "<msg1@example.org>"
+    assert example["received"].startswith("2026-11-23T10:05")
+    assert example["location"].endswith(":6")  # the header block is five lines
+    assert report["summary"]["tracking_events"] == 3
+    text = runner.invoke(app, ["diagnose", str(trace), "--tracking-logs", str(tracking)]).stdout
+    assert "Message tracking: 1 of 5 message(s) EOP deferred were received on-premises later" \
+           in text

@@ -113,6 +113,8 @@ def diagnose(
         help="A firewall configuration (overrides detection).")] = None,
     firewall_log: Annotated[Optional[list[Path]], typer.Option(
         help="A firewall deny log (overrides detection).")] = None,
+    tracking_logs: Annotated[Optional[list[Path]], typer.Option(
+        help="Exchange message tracking log file or folder (overrides detection).")] = None,
     destination: Annotated[Optional[str], typer.Option(
         help="Public address of the on-premises SMTP endpoint, IP[:PORT]; "
              "default: taken from the trace's Defer reasons.")] = None,
@@ -127,7 +129,8 @@ def diagnose(
     """Diagnose from the evidence you have: trace exports, protocol logs, firewall configs."""
     forced = {k: v for k, v in {"trace": trace, "receive-logs": receive_logs,
                                 "firewall-config": firewall_config,
-                                "firewall-log": firewall_log}.items() if v}
+                                "firewall-log": firewall_log,
+                                "tracking-logs": tracking_logs}.items() if v}
     if not paths and not forced:
         raise fail("give at least one evidence file or folder (see --help)")
     report = _diagnose(list(paths or []), forced, fmt, output, instance, destination, ingress,

@@ -10,6 +10,7 @@ from ..knowledge.endpoints import Snapshot
 from ..model import Cause, Finding, Report
 from .checks import CHECKS
 from .facts import Facts, Target, derive
+from .receipts import receipts
 
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -87,6 +88,9 @@ def diagnose(evidence: Evidence, snapshot: Snapshot, destination: Target | None 
         "firewall_configs": len(evidence.firewalls),
         "eop_prefixes": facts.eop.cidrs(),
     }
+    if evidence.tracking:
+        summary["tracking_events"] = len(evidence.tracking)
+        summary["on_premises_receipts"] = receipts(facts.defers, evidence.tracking).as_dict()
     return Report(
         findings=tuple(findings),
         inputs=tuple(evidence.inputs),

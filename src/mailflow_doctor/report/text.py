@@ -24,6 +24,12 @@ def render(report: Report) -> str:
                 f"{target['ip']}:{target['port']}"
         lines.append(f"On-premises endpoint: {where.strip()}")
     lines.append(f"EOP ranges: {report.endpoints}")
+    got = report.summary.get("on_premises_receipts")
+    if got and got["deferred_messages"]:
+        first = got["examples"][0]["received"][:16] + "Z" if got["examples"] else None
+        lines.append(f"Message tracking: {got['received_later']} of {got['deferred_messages']} "
+                     "message(s) EOP deferred were received on-premises later"
+                     + (f" (the first at {first})" if first else ""))
     lines.append("")
 
     if not report.findings:

@@ -1,0 +1,58 @@
+"""Did the messages EOP deferred reach Exchange in the end? The on-premises tracking logs say.
+
+An SMTP RECEIVE of the same Message-ID after its first defer means a later attempt got through:
+the block is partial (other EOP servers got in) or was lifted, and the first receipt says when.
+The trace alone cannot tell that from "still queued" until the message expires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..model import Location, TraceEvent, TrackingEvent
+
+
+@dataclass(frozen=True)
+class Receipt:
+    message_id: str
+    first_defer: datetime
+    received: datetime
+    server: str | None
+    location: Location
+
+
+@dataclass(frozen=True)
+class Receipts:
+    deferred: int  # distinct messages EOP deferred to the target
+    received: tuple[Receipt, ...]  # those received on-premises after their first defer
+
+    def as_dict(self, shown: int = 10) -> dict:
+        return {"deferred_messages": self.deferred, "received_later": len(self.received),
+                "examples": [{"message_id": r.message_id,
+                              "first_defer": r.first_defer.isoformat(),
+                              "received": r.received.isoformat(), "server": r.server,
+                              "location": str(r.location)} for r in self.received[:shown]]}
+
+
+def _key(message_id: str) -> str:
+    return message_id.strip().strip("<>").lower()
+
+
+def receipts(defers: list[TraceEvent], tracking: list[TrackingEvent]) -> Receipts:
+    first: dict[str, TraceEvent] = {}
+    for e in defers:
+        key = _key(e.message_id)
+        if key not in first or e.time_utc < first[key].time_utc:
+            first[key] = e
+    got: dict[str, TrackingEvent] = {}
+    for t in tracking:
+        key = _key(t.message_id or "")
+        if (t.event_id == "RECEIVE" and t.source == "SMTP" and key in first
+                and t.time_utc >= first[key].time_utc
+                and (key not in got or t.time_utc < got[key].time_utc)):
+            got[key] = t
+    found = sorted((Receipt(first[k].message_id, first[k].time_utc, t.time_utc,
+                            t.server_hostname, t.location) for k, t in got.items()),
+                   key=lambda r: r.received)
+    return Receipts(len(first), tuple(found))

@@ -57,6 +57,11 @@ def test_demo_names_the_missing_eop_ranges_and_the_rule():
     assert "service-not-listening" not in causes(report)
     sources = {e["source"] for e in top["evidence"]}
     assert {"firewall-config", "message-trace", "smtp-receive-log"} <= sources
+    # Messages deferred by the blocked ranges arrived later through permitted ones; those
+    # still queued at export time did not.
+    got = report["summary"]["on_premises_receipts"]
+    assert 0 < got["received_later"] < got["deferred_messages"]
+    assert all(e["received"] > e["first_defer"] for e in got["examples"])
 
 
 def test_demo_text_report_reads_like_a_diagnosis():

@@ -131,6 +131,58 @@ class ReceiveLog:
             path.write_text("\r\n".join(header + lines) + "\r\n", encoding="utf-8-sig")
 
 
+TRACKING_FIELDS = (
+    "date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,"
+    "source,event-id,internal-message-id,message-id,network-message-id,recipient-address,"
+    "recipient-status,total-bytes,recipient-count,related-recipient-address,reference,"
+    "message-subject,sender-address,return-path,message-info,directionality,tenant-id,"
+    "original-client-ip,original-server-ip,custom-data,transport-traffic-type,log-id,"
+    "schema-version").split(",")
+
+
+class TrackingLog:
+    """Message tracking on EXCH01: the front end proxies each EOP message to the mailbox's
+    transport service (client-ip is the front end, original-client-ip the EOP server), which
+    delivers it to the mailbox. No random numbers, so the other files stay as they were."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[datetime, str]] = []
+
+    def delivered(self, t: datetime, src: str, msg: dict) -> None:
+        internal = 40000 + len(self.rows) // 2
+        common = {"server-ip": INSIDE, "server-hostname": SERVER,
+                  "internal-message-id": str(internal), "message-id": msg["id"],
+                  "network-message-id": msg["nmid"], "recipient-address": msg["rcpt"],
+                  "total-bytes": str(msg["size"]), "recipient-count": "1",
+                  "message-subject": msg["subject"], "sender-address": msg["from"],
+                  "return-path": msg["from"], "directionality": "Incoming",
+                  "tenant-id": TENANT, "transport-traffic-type": "Email",
+                  "schema-version": "15.02.1544.004"}
+        self._row(t + timedelta(seconds=1), common, {
+            "client-ip": INSIDE, "client-hostname": f"{SERVER}.tailspintoys.ca",
+            "source-context": f"08DE2B4C{internal:08X};{iso(t)};0",
+            "connector-id": f"{SERVER}\\Default {SERVER}", "source": "SMTP",
+            "event-id": "RECEIVE", "original-client-ip": src})
+        self._row(t + timedelta(seconds=2), common, {
+            "source": "STOREDRIVER", "event-id": "DELIVER",
+            "recipient-status": "250 2.0.0 Delivered"})
+
+    def _row(self, t: datetime, common: dict, cells: dict) -> None:
+        values = {**common, **cells, "date-time": iso(t)}
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(values.get(f, "") for f in TRACKING_FIELDS)
+        self.rows.append((t, buf.getvalue()))
+
+    def write(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        header = ["#Software: Microsoft Exchange Server", "#Version: 15.02.1544.004",
+                  "#Log-type: Message Tracking Log", f"#Date: {iso(START)}",
+                  "#Fields: " + ",".join(TRACKING_FIELDS)]
+        lines = [text for _, text in sorted(self.rows, key=lambda r: r[0])]
+        (folder / f"MSGTRK{START:%Y%m%d}08-1.LOG").write_text(
+            "\r\n".join(header + lines) + "\r\n", encoding="utf-8-sig")
+
+
 def trace_row(t: datetime, event: str, msg: dict, **cols: str) -> dict:
     row = {c: "" for c in EXT_COLUMNS}
     row.update(date_time_utc=iso(t), event_id=event, message_id=msg["id"],
@@ -143,7 +195,7 @@ def trace_row(t: datetime, event: str, msg: dict, **cols: str) -> dict:
 
 
 def main() -> None:
-    receive = ReceiveLog()
+    receive, tracking = ReceiveLog(), TrackingLog()
     rows: list[dict] = []
     subjects = ["Invoice 2026-11-{n:03d}", "Re: shipment {n}", "Quote request #{n}",
                 "Order confirmation {n}", "Meeting notes {n}"]
@@ -174,6 +226,7 @@ def main() -> None:
                 rows.append(trace_row(attempt, "SEND", msg, recipient_status=(
                     f"250 2.6.0 {msg['id']} Queued mail for delivery"), **common))
                 receive.session(attempt, src, rng.choice(EHLO_NAMES), msg["id"], msg["size"])
+                tracking.delivered(attempt, src, msg)
                 break
             reason = (f"[{{LED=450 4.4.316 Connection refused}};{{MSG=Socket error code 10061}};"
                       f"{{FQDN={FQDN}}};{{IP={PUBLIC}}};{{LRT={us_time(attempt)}}}]")
@@ -186,6 +239,7 @@ def main() -> None:
                         f"<scan{hour}@scanner01.tailspintoys.ca>", 250000)
 
     receive.write(CASE / "exchange" / SERVER / "FrontEnd" / "ProtocolLog" / "SmtpReceive")
+    tracking.write(CASE / "exchange" / SERVER / "MessageTracking")
     rng.shuffle(rows)  # the extended report is not sorted
     buf = io.StringIO()
     writer = csv.DictWriter(buf, EXT_COLUMNS, lineterminator="\r\n")

@@ -378,7 +378,7 @@ _JUNK = st.one_of(
     st.sampled_from(real.SAMPLE_A).map(lambda line: line[: len(line) // 2]))
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(junk=st.lists(st.tuples(st.integers(0, len(real.SAMPLE_A)), _JUNK), max_size=6),
        keep=st.integers(1, len(real.SAMPLE_A)))

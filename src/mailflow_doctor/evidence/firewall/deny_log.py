@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
+from ...ipspace import PrefixSet
 from ...model import DenyEvent, InputProblem, Location, Parsed
 
 KIND = "firewall-deny-log"
@@ -69,7 +71,8 @@ def _time(line: str, year: int) -> datetime | None:
     m = _STAMP.match(line)
     if not m:
         return None
-    return _parse_stamp(m.group("iso") or "", m.group("bsd") or "", year)
+    iso, bsd = m.group("iso", "bsd")
+    return _parse_stamp(iso or "", bsd or "", year)
 
 
 @lru_cache(maxsize=4096)
@@ -79,17 +82,32 @@ def _parse_stamp(iso: str, bsd: str, year: int) -> datetime | None:
         if iso:
             value = datetime.fromisoformat(iso.replace("Z", "+00:00"))
             return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        parts = bsd.split()
-        if len(parts) == 3:
-            parts.insert(2, str(year))
-        month, day, yr, hms = parts
-        hh, mm, ss = hms.split(":")
-        return datetime(int(yr), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=UTC)
-    except (ValueError, KeyError):
+        return _minute(bsd[:-3], year) + _SECONDS[int(bsd[-2:])]  # `_STAMP` checked the shape
+    except (ValueError, KeyError, IndexError):
         return None
 
 
-Want = Callable[[str, int], bool]  # (source address, destination port) → keep this deny?
+@lru_cache(maxsize=1024)
+def _minute(head: str, year: int) -> datetime:
+    """A sparse log seldom shares a second but does share minutes: build each minute once."""
+    month, day, *yr, hm = head.split()
+    return datetime(int(yr[0]) if yr else year, _MONTHS[month], int(day), int(hm[:2]),
+                    int(hm[3:]), tzinfo=UTC)
+
+
+_SECONDS = tuple(timedelta(seconds=s) for s in range(60))  # no leap second: `:60` is refused
+
+
+class Want(Protocol):
+    """A caller's question, asked while reading so that only its answers become records.
+
+    `want(source, port)` decides which denies to keep; `sources` holds every source it can keep,
+    so that lines naming none of them are passed over by their text, before any line is parsed.
+    """
+
+    sources: PrefixSet
+
+    def __call__(self, source: str, dport: int, /) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -109,7 +127,8 @@ def _event(line: str, scan: _Scan, number: int) -> DenyEvent | None:
         head = _ASA_ID.search(line)
         body = _ASA_BODIES.get(head.group(1)) if head else None
         if head and body and (m := body.match(line, head.end())):
-            return _make(m, line, scan, number, "deny", m.groupdict().get("acl"))
+            return _make(m, line, scan, number, "deny",
+                         m["acl"] if "acl" in body.groupindex else None)
         return None
     if "%SEC-6-IPACCESSLOGP" in line and (m := _IOS.search(line)):
         return _make(m, line, scan, number, "deny", m.group("acl"))
@@ -176,39 +195,89 @@ def _fortigate(line: str, scan: _Scan, number: int) -> DenyEvent | None:
                    kv.get("dstport", ""), kv.get("policyid"), kv.get("srcintf"), when)
 
 
+_UPTIME = re.compile(r"^\s*\[\s*\d+\.\d+\]")
+
+
 def _log_prefix(head: str) -> str | None:
     """The `--log-prefix` text: what stands between `kernel: [uptime]` and `IN=`."""
     head = head.split("kernel:", 1)[-1]
-    head = re.sub(r"^\s*\[\s*\d+\.\d+\]", "", head)
-    return head.strip() or None
+    return _UPTIME.sub("", head).strip() or None
 
 
 def _make(m: re.Match[str], line: str, scan: _Scan, number: int, action: str,
           rule: str | None) -> DenyEvent | None:
-    if m.group("proto").upper() != "TCP" or not m.group("dport"):
+    proto, src, dst, dport, interface = m.group("proto", "src", "dst", "dport", "in")
+    if proto.upper() != "TCP" or not dport or not scan.keep(src, port := int(dport)):
         return None
-    src, dport = m.group("src"), int(m.group("dport"))
-    if not scan.keep(src, dport):
-        return None
-    return DenyEvent(_time(line, scan.year), src, m.group("dst"), dport,
+    return DenyEvent(_time(line, scan.year), src, dst, port,
                      Location(scan.source, number), action, rule,  # type: ignore[arg-type]
-                     m.group("in") or None, line.strip()[:300])
+                     interface or None, line.strip()[:300])
 
 
-# Lines worth a closer look; all others are skipped inside the regex engine, in C.
-_MARKER = re.compile(r"%ASA-|%FTD-|%SEC-6-IPACCESSLOGP|,TRAFFIC,|filterlog| SRC=|srcip=")
+# Lines worth a closer look (each has one of these); all others are skipped in C.
+_MARKERS = ("%ASA-", "%FTD-", "%SEC-6-IPACCESSLOGP", ",TRAFFIC,", "filterlog", " SRC=", "srcip=")
+# With a question: marker → what follows it up to the source address, as the line patterns
+# above read it (ASA/FTD 106023, 106100, 106001, 710003 and IOS; kernel LOG; FortiGate), so
+# that only lines naming a wanted source are read. PAN-OS and pfSense put the source in a CSV
+# field (None): every line with their marker is read.
+_SOURCE_LEADS = {
+    "%": r"(?:(?:ASA|FTD)-\d-(?:106023: Deny \w+ src [^:\s]+:|106100: access-list \S+ denied \w+ "
+         r"[^/\s]+/|106001: Inbound TCP connection denied from |710003: TCP access denied by ACL "
+         r"from )|SEC-6-IPACCESSLOGP: list \S+ denied \w+ )",
+    "SRC=": "",
+    "srcip=": '"?',
+    ",TRAFFIC,": None,
+    "filterlog": None,
+}
 BLOCK = 1 << 22  # bytes read at a time
+
+
+def _source_starts(sources: PrefixSet) -> str:
+    """A pattern matching how the text of every address in `sources` begins (and of others).
+
+    IPv4 text is canonical (no leading zeros, as ipaddress wants it), so whole octets, and a
+    split octet with few values, can be spelt out; IPv6 text is not: anything with a colon.
+    """
+    starts = set()
+    for net in sources.family(4).networks():
+        whole, rest = divmod(min(net.prefixlen, 24), 8)
+        octets = net.network_address.packed
+        head = "".join(f"{o}." for o in octets[:whole])
+        span = 1 << (8 - rest)
+        if rest and span <= 16:
+            starts.update(f"{head}{o}." for o in range(octets[whole], octets[whole] + span))
+        else:
+            starts.add(head)
+    alternatives = sorted(map(re.escape, starts)) + ([r"[0-9A-Fa-f]*:"] if sources.v6 else [])
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def _scanners(want: Want | None) -> list[tuple[str, re.Pattern[str]]]:
+    """(marker, pattern) pairs that find, in a block, every line a (wanted) deny can be read
+    from; a pattern runs only on blocks holding its marker (a much cheaper test than a regex).
+
+    They may find more: each line found is read by `_event`, which alone decides.
+    """
+    if want is None:
+        return [(marker, re.compile(re.escape(marker))) for marker in _MARKERS]
+    wanted = f"(?={_source_starts(want.sources)})"
+    return [(marker, re.compile(re.escape(marker) + ("" if lead is None else lead + wanted)))
+            for marker, lead in _SOURCE_LEADS.items()]
 
 
 def iter_events(path: str | Path, year: int | None = None, want: Want | None = None
                 ) -> Iterator[DenyEvent | InputProblem]:
-    """Stream the events of a log of any size: blocks of whole lines, scanned by one regex.
+    """Stream the events of a log of any size: blocks of whole lines, scanned in C for the
+    lines worth reading; only those are parsed, one by one, and numbered by counting the
+    newlines before them.
 
-    `want` drops uninteresting denies before any record is built (e.g. not EOP, not port 25).
+    `want` drops uninteresting denies before any record is built (e.g. not EOP, not port 25),
+    and its `sources` narrow the lines read at all.
     """
     source = str(path)
     year = year or datetime.fromtimestamp(Path(path).stat().st_mtime, UTC).year
     scan = _Scan(source, year, want)
+    scanners = _scanners(want)
     line, warned, carry = 1, False, b""
     with open(source, "rb") as fh:
         while True:
@@ -226,16 +295,15 @@ def iter_events(path: str | Path, year: int | None = None, want: Want | None = N
                 warned = True
                 yield InputProblem(Location(source, line + text.count("\n", 0, text.index(
                     "\ufffd"))), "undecodable bytes replaced (first such line)")
-            pos = counted = 0
-            while m := _MARKER.search(text, pos):
-                start = text.rfind("\n", 0, m.start()) + 1
-                end = text.find("\n", m.end())
-                end = len(text) if end < 0 else end
+            counted = 0
+            for start in sorted({text.rfind("\n", 0, m.start()) + 1
+                                 for marker, scanner in scanners if marker in text
+                                 for m in scanner.finditer(text)}):
+                end = text.find("\n", start)
                 line += text.count("\n", counted, start)
                 counted = start
-                if event := _event(text[start:end], scan, line):
+                if event := _event(text[start:end if end >= 0 else len(text)], scan, line):
                     yield event
-                pos = end + 1
             line += text.count("\n", counted)
             if not chunk:
                 return

@@ -1,0 +1,127 @@
+"""The block reader must yield exactly what reading the log line by line yields.
+
+With a question (`want`), the reader parses only the lines its block scan finds; the scan may
+find too many lines but never too few. The reference here reads every line with `_event`.
+Lines are SYNTHETIC, in every format the reader knows, with sources inside, at the edge of and
+outside the wanted ranges, spelt in ways the scan must not miss (or wrongly take).
+"""
+
+from __future__ import annotations
+
+import re
+from unittest import mock
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailflow_doctor.diagnose.drops import eop_filter
+from mailflow_doctor.evidence.firewall import deny_log
+from mailflow_doctor.ipspace import PrefixSet
+from mailflow_doctor.knowledge.endpoints import snapshot
+from mailflow_doctor.model import DenyEvent
+
+EOP = snapshot().eop_prefixes
+SOURCE_SETS = [  # the published ranges, and sets that reach the other branches of the scan
+    EOP,
+    PrefixSet.parse("52.238.78.88/32", "203.0.113.0/25", "10.0.0.0/7"),
+    PrefixSet.parse("0.0.0.0/0"),
+    PrefixSet.parse("2a01:111:f400::/48"),
+    PrefixSet(),
+]
+ODD_SOURCES = st.sampled_from([  # at the edges of the sets, or spelt oddly
+    "104.47.128.1", "40.94.0.1", "40.91.255.255", "52.99.255.255", "52.104.0.0", "52.238.78.89",
+    "203.0.113.200", "12.0.0.1", "104.047.34.97", "104.47.034.97", "140.92.1.1", "1.104.47.1",
+    "104.47.1", "104.47.1.1.1", "104.47.1.256", "2a01:111:f401::1", "::ffff:104.47.1.1",
+    "198.51.100.7", "", "::",
+]) | st.from_regex(r"[0-9a-fA-F.:]{1,12}", fullmatch=True)
+PORTS = st.sampled_from(["25", "25", "25", "587", "025"])
+PROTOS = st.sampled_from(["tcp", "tcp", "TCP", "udp"])
+STAMPS = st.sampled_from(["Nov 23 13:41:34 ", "Nov  3 2026 01:02:03 ", "2026-11-23T13:41:34Z ",
+                          "<134>1 2026-02-12T10:30:45.123-05:00 ", "Feb 30 00:00:00 ", ""])
+KERNEL_PREFIXES = st.sampled_from(["", "DROP: ", "[UFW BLOCK] ", "ACCEPT ", "Firewall-DENY: "])
+FORMATS = [
+    'fw : %ASA-4-106023: Deny {proto} src outside:{src}/40000 dst inside:{dst}/{port} by '
+    'access-group "outside_in" [0x0, 0x0]',
+    "fw : %ASA-6-106100: access-list outside_in denied {proto} outside/{src}(40000) -> "
+    "inside/{dst}({port}) hit-cnt 1 first hit [0x2b7f3f90, 0x0]",
+    "%ASA-2-106001: Inbound TCP connection denied from {src}/2257 to {dst}/{port} flags SYN on "
+    "interface outside",
+    "%FTD-3-710003: TCP access denied by ACL from {src}/40000 to outside:{dst}/{port}",
+    "%ASA-6-106015: Deny TCP (no connection) from {src}/40000 to {dst}/{port} flags RST on "
+    "interface outside",
+    "%SEC-6-IPACCESSLOGP: list 101 denied {proto} {src}(16795) (Serial1/0.123) -> {dst}({port}), "
+    "1 packet",
+    "gw kernel: [25432.112233] {prefix}IN=eth0 OUT= MAC=52:54:00:aa:bb:cc SRC={src} DST={dst} "
+    "LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=1 DF PROTO={PROTO} SPT=40000 DPT={port} WINDOW=64240 "
+    "RES=0x00 SYN URGP=0",
+    "PA-1 1,2026/11/23 13:50:00,0123456789,TRAFFIC,deny,2562,2026/11/23 13:50:00,{src},{dst},"
+    "0.0.0.0,0.0.0.0,block-smtp,,,smtp,vsys1,untrust,trust,ethernet1/1,,fwd,2026/11/23 13:50:00,"
+    "0,1,40001,{port},0,0,0x0,{proto},deny,0,0,0,1,2026/11/23 13:50:00,0,any,,1,0x0,US,US,,1,0,"
+    "policy-deny",
+    'date=2026-11-23 time=13:51:00 devname="FGT-1" type="traffic" srcip={src} srcport=40002 '
+    'srcintf="wan1" dstip={dst} dstport={port} proto=6 action="deny" policyid=7 tz="+0000"',
+    'date=2026-11-23 time=13:51:00 srcip="{src}" dstip="{dst}" dstport={port} proto=6 '
+    'action=deny policyid=8',
+    "pfsense filterlog[1]: 5,,,0,em0,match,block,in,4,0x0,,64,1234,0,none,6,{proto},60,{src},"
+    "{dst},54321,{port},0,S,111,0,0,mss",
+    "pfSense.local filterlog 12345 - - 5,,,1000000003,em1,match,block,in,6,0x00,0x00000,64,"
+    "{proto},6,80,{src},{dst},54321,{port},0,S,111,,1024,,mss",
+    "host01 sshd[4242]: Accepted publickey for admin from {src} port {port} ssh2",
+]
+
+
+@st.composite
+def source(draw, sources: PrefixSet) -> str:
+    """Half the time an address of `sources`, as any reader may spell it."""
+    if not sources or draw(st.booleans()):
+        return draw(ODD_SOURCES)
+    network = draw(st.sampled_from(sources.networks()))
+    address = network.network_address + draw(st.integers(0, network.num_addresses - 1))
+    if address.version == 4:
+        return str(address)
+    return draw(st.sampled_from([str(address), str(address).upper(), address.exploded]))
+
+
+@st.composite
+def log_line(draw, sources: PrefixSet) -> str:
+    def one() -> str:
+        proto = draw(PROTOS)
+        return draw(STAMPS) + draw(st.sampled_from(FORMATS)).format(
+            src=draw(source(sources)), dst=draw(st.sampled_from(["10.20.0.25", "203.0.113.25"])),
+            port=draw(PORTS), proto=proto, PROTO=proto.upper(), prefix=draw(KERNEL_PREFIXES))
+
+    kind = draw(st.integers(0, 9))
+    if kind == 0:  # two records on one line: only what the line's reader takes may count
+        return one() + " " + one()
+    if kind == 1:
+        return draw(st.text(st.characters(blacklist_categories=("Cs",)), max_size=80))
+    return one() + draw(st.sampled_from(["", "", "\r"]))
+
+
+def line_by_line(path, want) -> list[DenyEvent]:
+    scan = deny_log._Scan(str(path), 2026, want)
+    lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
+    return [e for n, line in enumerate(lines, 1) if (e := deny_log._event(line, scan, n))]
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data(), sources=st.sampled_from(SOURCE_SETS),
+       block=st.sampled_from([64, 200, 1 << 22]), final_newline=st.booleans())
+def test_block_reader_equals_line_by_line(tmp_path, data, sources, block, final_newline):
+    lines = data.draw(st.lists(log_line(sources), max_size=30))
+    path = tmp_path / "mixed.log"
+    path.write_text("\n".join(lines) + ("\n" if final_newline else ""), encoding="utf-8")
+    with mock.patch.object(deny_log, "BLOCK", block):
+        for want in (None, eop_filter(sources, 25)):
+            got = [e for e in deny_log.iter_events(path, 2026, want)
+                   if isinstance(e, DenyEvent)]
+            assert got == line_by_line(path, want)
+
+
+@given(st.sampled_from([n for s in SOURCE_SETS for n in s.networks()]), st.integers(0, 2**128))
+def test_source_pattern_covers_every_address_of_the_set(network, offset):
+    address = network.network_address + offset % network.num_addresses
+    starts = re.compile(deny_log._source_starts(PrefixSet.parse(network)))
+    for text in (str(address), str(address).upper(), address.exploded):
+        assert starts.match(text), text

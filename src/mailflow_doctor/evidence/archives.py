@@ -131,8 +131,9 @@ class Unpacker:
         import zipfile
         import zlib
 
-        read_errors = (OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
-                       zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError)
+        # RuntimeError covers zipfile's unsupported-compression error (Deflate64) too.
+        read_errors = (OSError, EOFError, ValueError, RuntimeError, zipfile.BadZipFile,
+                       tarfile.TarError, zlib.error, lzma.LZMAError)
         notes: list[str] = []
         refused = count = total = 0
         name = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ipaddress
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -77,7 +76,8 @@ def _diagnose(paths: list[Path], forced: dict[str, list[Path]], fmt: Format,
     from .diagnose.facts import parse_destination
     from .evidence.collect import SessionQuestion, collect
     from .knowledge.endpoints import snapshot
-    from .report import RENDERERS
+    from .report import json_report
+    from .report import text as text_report
 
     target = None
     if destination:
@@ -97,7 +97,7 @@ def _diagnose(paths: list[Path], forced: dict[str, list[Path]], fmt: Format,
     for problem in evidence.problems:
         typer.echo(f"warning: {problem}", err=True)
     report = run_diagnosis(evidence, eop, target, ingress)
-    emit(RENDERERS[fmt.value](report), output)
+    emit({"text": text_report.render, "json": json_report.render}[fmt.value](report), output)
     return report
 
 
@@ -435,7 +435,7 @@ def logs_summary(
 
 def demo_case() -> Path:
     """The bundled, synthetic reference case (the files can be inspected there)."""
-    return Path(str(resources.files(__package__) / "demo" / "case"))
+    return Path(__file__).parent / "demo" / "case"
 
 
 @app.command()

@@ -16,17 +16,15 @@ absolute names), links and devices are refused, and the bytes written and the nu
 are bounded, so a zip bomb stops with a problem instead of filling the disk. A corrupt archive is
 one problem; the members extracted before the damage are still used.
 
-The archive and JSON modules are imported when an archive is met: plain logs start faster.
+The archive, JSON, hashing and copying modules are imported when an archive is met: plain logs
+start faster.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePath
 from typing import IO
@@ -69,9 +67,13 @@ class Unpacker:
 
     def __init__(self, root: str | PurePath | None = None, *, max_bytes: int = MAX_BYTES,
                  max_members: int = MAX_MEMBERS) -> None:
-        # TemporaryDirectory also cleans up when the object is dropped without `close`.
-        self._tmpdir = None if root is not None else tempfile.TemporaryDirectory(
-            prefix="mailflow-archives-", ignore_cleanup_errors=True)
+        self._tmpdir = None
+        if root is None:
+            import tempfile
+
+            # TemporaryDirectory also cleans up when the object is dropped without `close`.
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="mailflow-archives-",
+                                                       ignore_cleanup_errors=True)
         self.root = Path(root if root is not None else self._tmpdir.name)
         self.max_bytes = max_bytes
         self.max_members = max_members
@@ -103,6 +105,8 @@ class Unpacker:
     def _extract(self, archive: str, kind: str, folder: Path, manifest: Path) -> None:
         """Extract into a work folder, write the notes, then rename the folder into place."""
         import json
+        import shutil
+        import tempfile
 
         self.root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"{folder.name}.partial-", dir=self.root))
@@ -242,6 +246,8 @@ def _path_parts(path: str) -> list[str]:
 
 def _key(archive: str, st: os.stat_result) -> str:
     """`@<path>-<version>`: a new version of an archive replaces the old one's folder."""
+    import hashlib
+
     where = hashlib.blake2b(os.fsencode(archive), digest_size=8).hexdigest()
     version = hashlib.blake2b(f"{st.st_size}:{st.st_mtime_ns}".encode(), digest_size=4)
     return f"@{where}-{version.hexdigest()}"
@@ -249,6 +255,8 @@ def _key(archive: str, st: os.stat_result) -> str:
 
 def _remove(path: Path) -> None:
     if path.is_dir():
+        import shutil
+
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)

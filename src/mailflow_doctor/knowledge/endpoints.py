@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from ..ipspace import PrefixSet
 
 INSTANCES = ("worldwide", "usgovdod", "usgovgcchigh", "china")
+_DATA = Path(__file__).parent / "data" / "endpoints"
 _MAIL_URL_MARKERS = ("protection", "-mx.", ".mx.")
 
 
@@ -41,16 +42,12 @@ class EndpointSet:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A dated copy of one instance's endpoints and where it came from."""
+    """A dated copy of one instance's endpoints (the EOP mail sets) and where it came from."""
 
     instance: str
     captured: str
     source: str
-    sets: tuple[EndpointSet, ...]
-
-    @property
-    def eop_sets(self) -> tuple[EndpointSet, ...]:
-        return tuple(s for s in self.sets if s.is_eop_mail)
+    eop_sets: tuple[EndpointSet, ...]
 
     @property
     def eop_prefixes(self) -> PrefixSet:
@@ -99,7 +96,11 @@ def snapshot(instance: str = "worldwide") -> Snapshot:
     key = instance.lower()
     if key not in INSTANCES:
         raise ValueError(f"unknown instance {instance!r}; choose one of {', '.join(INSTANCES)}")
-    folder = resources.files(__package__) / "data" / "endpoints"
-    index = json.loads((folder / "snapshots.json").read_text(encoding="utf-8"))[key]
-    payload = json.loads((folder / index["file"]).read_text(encoding="utf-8"))
-    return Snapshot(index["instance"], index["captured"], index["source"], parse_sets(payload))
+    index = json.loads((_DATA / "snapshots.json").read_text(encoding="utf-8"))[key]
+    payload = json.loads((_DATA / index["file"]).read_text(encoding="utf-8"))
+    # Only sets with addresses and port 25 can be EOP's; parsing every set's prefixes would
+    # cost each `logs` query 10 ms.
+    candidates = [item for item in payload
+                  if item.get("ips") and 25 in _ports(item.get("tcpPorts"))]
+    return Snapshot(index["instance"], index["captured"], index["source"],
+                    tuple(s for s in parse_sets(candidates) if s.is_eop_mail))

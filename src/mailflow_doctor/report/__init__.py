@@ -1,8 +1,6 @@
-"""Renderers: a finished report in, text out — they never compute.
+"""Renderers: results in, text out — they never compute.
 
-Each renderer module has `render(report) -> str`; `RENDERERS` maps the `--format` name to it.
+One module per command's output (`text` and `json_report` for the diagnosis, `logs`, `trace`,
+`firewall`, `decode`); each is imported by the command that uses it, so that a command does not
+pay for the others' imports.
 """
-
-from . import json_report, text
-
-RENDERERS = {"text": text.render, "json": json_report.render}

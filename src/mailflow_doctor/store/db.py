@@ -10,8 +10,6 @@ case of any size stays within a fixed budget.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,7 +62,11 @@ class CaseStore:
 
     def __init__(self, path: str | Path | None = None, *, memory_limit: str = MEMORY_LIMIT,
                  threads: int | None = None) -> None:
-        self._tmpdir = None if path is not None else tempfile.mkdtemp(prefix="mailflow-store-")
+        self._tmpdir = None
+        if path is None:
+            import tempfile  # here: a query on a kept store starts without it
+
+            self._tmpdir = tempfile.mkdtemp(prefix="mailflow-store-")
         self.path = Path(path) if path is not None else Path(self._tmpdir) / "case.duckdb"
         self.threads = threads or min(os.cpu_count() or 1, 4)
         self.scope: list[int] | None = None
@@ -121,6 +123,8 @@ class CaseStore:
 
     def _cleanup(self) -> None:
         if self._tmpdir is not None:
+            import shutil
+
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
 

@@ -19,7 +19,6 @@ extracted on the next run, so its members are unchanged files too.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -81,6 +80,8 @@ def _expand(path: str, named: bool, unpack: Unpacker) -> Iterator[tuple[str, boo
 
 
 def fingerprint(path: str, size: int) -> str:
+    import hashlib  # here: an unchanged file needs only its stat
+
     with open(path, "rb", buffering=0) as fh:
         head = fh.read(EDGE)
         tail = os.pread(fh.fileno(), EDGE, max(EDGE, size - EDGE)) if size > EDGE else b""

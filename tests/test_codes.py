@@ -19,7 +19,8 @@ from mailflow_doctor.knowledge.codes import (
     tls_entries,
     winsock_entries,
 )
-from mailflow_doctor.model import Cause, DeferReason
+from mailflow_doctor.model import Cause
+from mailflow_doctor.model.trace import DeferReason
 
 DATA = resources.files("mailflow_doctor.knowledge").joinpath("data")
 FILES = {"status_codes.json": "codes", "winsock.json": "codes", "tls_messages.json": "messages"}

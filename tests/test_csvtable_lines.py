@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from mailflow_doctor.evidence.trace import extended_csv as extended_reader
 from mailflow_doctor.evidence.trace._csvtable import Table, cycle_collection_paused
-from mailflow_doctor.model import InputProblem, Location, TraceEvent
+from mailflow_doctor.model import InputProblem, Location
+from mailflow_doctor.model.trace import TraceEvent
 
 PIECES = st.sampled_from(["a", "b c", ",", ",,", '"', '""', '"x,y"', "\n", "\r\n", "\r", " ",
                           "\t", "\x00", "\x0c", "\x85", "\u2028", "é", "\ufeff", "\ufffd"])

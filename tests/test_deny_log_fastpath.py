@@ -18,7 +18,7 @@ from mailflow_doctor.diagnose.drops import eop_filter
 from mailflow_doctor.evidence.firewall import deny_log
 from mailflow_doctor.ipspace import PrefixSet
 from mailflow_doctor.knowledge.endpoints import snapshot
-from mailflow_doctor.model import DenyEvent
+from mailflow_doctor.model.firewall import DenyEvent
 
 EOP = snapshot().eop_prefixes
 SOURCE_SETS = [  # the published ranges, and sets that reach the other branches of the scan

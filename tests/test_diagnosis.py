@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from mailflow_doctor.cli import app, demo_case
 from mailflow_doctor.diagnose.engine import rank
-from mailflow_doctor.model import Cause, Finding
+from mailflow_doctor.model import Cause
+from mailflow_doctor.model.report import Finding
 
 runner = CliRunner()
 DAY = datetime(2026, 11, 23, 9, tzinfo=timezone.utc)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mailflow_doctor.evidence.firewall import asa, iptables
 from mailflow_doctor.ipspace import PrefixSet
-from mailflow_doctor.model import FlowVerdict
+from mailflow_doctor.model.firewall import FlowVerdict
 
 EOP = PrefixSet.parse("40.92.0.0/15", "40.107.0.0/16", "52.100.0.0/14", "104.47.0.0/17",
                       "2a01:111:f400::/48", "2a01:111:f403::/48")

@@ -20,7 +20,8 @@ from mailflow_doctor.evidence import textio
 from mailflow_doctor.evidence.exchange import protocol_log
 from mailflow_doctor.evidence.exchange._smtp_session import remote_ip
 from mailflow_doctor.evidence.textio import read_head
-from mailflow_doctor.model import Certificate, InputProblem, Location, SmtpSession
+from mailflow_doctor.model import InputProblem, Location
+from mailflow_doctor.model.exchange import Certificate, SmtpSession
 
 FIELDS = ("#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
           "remote-endpoint,event,data,context")

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailflow_doctor.evidence.trace.reason import _decode, decode_reason
-from mailflow_doctor.model import DeferReason
+from mailflow_doctor.model.trace import DeferReason
 
 UTC = timezone.utc
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from test_reason import EXAMPLES, REASONISH
 
 from mailflow_doctor.evidence.trace.reason import _decode_dominant, _decode_general
-from mailflow_doctor.model import DeferReason
+from mailflow_doctor.model.trace import DeferReason
 
 PLAIN = st.text(alphabet="abcxyz019.-: ", max_size=12)
 # Value text made of what the two paths treat specially.

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from mailflow_doctor.evidence.collect import collect
 from mailflow_doctor.evidence.trace import detail_csv, extended_csv, graph, summary_csv
 from mailflow_doctor.evidence.trace.merge import merge
-from mailflow_doctor.model import DeferReason, Location, TraceEvent
+from mailflow_doctor.model import Location
+from mailflow_doctor.model.trace import DeferReason, TraceEvent
 
 REASON = ("Reason: [{LED=450 4.4.316 Connection refused};{MSG=Socket error code 10061};"
           "{FQDN=smtp.tailspintoys.ca};{IP=13.92.177.139};{LRT=3/16/2017 4:59:18 PM}]. "

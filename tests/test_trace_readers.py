@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from mailflow_doctor.evidence.textio import read_head
 from mailflow_doctor.evidence.trace import detail_csv, extended_csv
-from mailflow_doctor.model import Parsed, TraceEvent
+from mailflow_doctor.model import Parsed
+from mailflow_doctor.model.trace import TraceEvent
 
 UTC = timezone.utc
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16"]  # Python's utf-16 codec writes a BOM

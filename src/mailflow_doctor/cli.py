@@ -18,7 +18,7 @@ from .evidence.timefmt import parse_time
 from .progress import RichProgress
 
 if TYPE_CHECKING:
-    from .model import Report
+    from .model.report import Report
 
 # Each command imports what only it needs (HTTP and MSAL for `trace fetch`, the checks for
 # `diagnose`, ...): a start-up that loaded everything would cost ~0.3 s on every command.

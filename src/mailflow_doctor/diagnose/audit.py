@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..fixes import Fix, propose
 from ..ipspace import IPAddress, PrefixSet
-from ..model import FirewallRuleset, FlowVerdict
+from ..model.firewall import FirewallRuleset, FlowVerdict
 
 
 @dataclass(frozen=True)

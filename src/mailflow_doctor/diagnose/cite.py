@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..model import DenyEvent, EvidenceRef, Location, RuleRef, SmtpSession, TraceEvent
+from ..model import EvidenceRef, Location
+from ..model.exchange import SmtpSession
+from ..model.firewall import DenyEvent, RuleRef
+from ..model.trace import TraceEvent
 
 EXCERPT_MAX = 300
 

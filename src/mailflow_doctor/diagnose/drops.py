@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..ipspace import PrefixSet
-from ..model import DenyEvent
+from ..model.firewall import DenyEvent
 
 
 class _Ranges:

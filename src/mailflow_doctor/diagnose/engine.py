@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from ..evidence.collect import Evidence
 from ..knowledge.endpoints import Snapshot
-from ..model import Cause, Finding, Report
+from ..model import Cause
+from ..model.report import Finding, Report
 from .checks import CHECKS
 from .facts import Facts, Target, derive
 from .receipts import receipts

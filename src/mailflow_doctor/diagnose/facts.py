@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 from ..evidence.collect import Evidence
 from ..ipspace import PrefixSet
 from ..knowledge.endpoints import Snapshot
-from ..model import FlowVerdict, SmtpSession, TraceEvent
+from ..model.exchange import SmtpSession
+from ..model.firewall import FlowVerdict
+from ..model.trace import TraceEvent
 
 # How long after the last defer EOP sessions still count as "at the time of the defers".
 WINDOW_SLACK = timedelta(minutes=15)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..model import Location, TraceEvent, TrackingEvent
+from ..model import Location
+from ..model.exchange import TrackingEvent
+from ..model.trace import TraceEvent
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..model import TraceEvent
+from ..model.trace import TraceEvent
 from .facts import failure_class
 
 DELIVERED, DEFERRED, FAILED, PENDING = "delivered", "deferred", "failed", "pending"

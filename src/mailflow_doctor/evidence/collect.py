@@ -19,15 +19,10 @@ from pathlib import Path
 from types import ModuleType
 
 from ..ipspace import PrefixSet
-from ..model import (
-    DenyEvent,
-    FirewallRuleset,
-    InputProblem,
-    Location,
-    SmtpSession,
-    TraceEvent,
-    TrackingEvent,
-)
+from ..model import InputProblem, Location
+from ..model.exchange import SmtpSession, TrackingEvent
+from ..model.firewall import DenyEvent, FirewallRuleset
+from ..model.trace import TraceEvent
 from .archives import Unpacker, archive_kind, store_folder
 from .textio import UnreadableInput, read_head
 from .trace.merge import merge

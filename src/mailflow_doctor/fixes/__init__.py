@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..evidence.textio import read_text
 from ..ipspace import IPAddress, PrefixSet
-from ..model import FlowVerdict
+from ..model.firewall import FlowVerdict
 
 VENDORS = {"cisco-asa": "asa", "cisco-ios": "ios", "iptables": "iptables",
            "nftables": "nftables", "fortigate": "fortigate", "aws-security-group": "aws_sg",

@@ -8,7 +8,7 @@ import ipaddress
 import re
 
 from ..ipspace import PrefixSet
-from ..model import Decision, FlowVerdict
+from ..model.firewall import Decision, FlowVerdict
 from . import Fix, Insertion
 
 _OPERAND_START = {"any", "any4", "any6", "host", "object", "object-group", "interface"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ..ipspace import PrefixSet
-from ..model import FlowVerdict
+from ..model.firewall import FlowVerdict
 from . import Fix
 
 

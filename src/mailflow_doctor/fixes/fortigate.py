@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..evidence.firewall.fortigate import _read
 from ..ipspace import PrefixSet
-from ..model import FlowVerdict
+from ..model.firewall import FlowVerdict
 from . import Fix, Insertion
 
 

@@ -4,7 +4,7 @@ denies them (or after the last entry, for the implicit deny)."""
 from __future__ import annotations
 
 from ..ipspace import PrefixSet
-from ..model import FlowVerdict
+from ..model.firewall import FlowVerdict
 from . import Fix, Insertion
 
 

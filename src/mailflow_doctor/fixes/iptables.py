@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ..ipspace import PrefixSet
-from ..model import Decision, FlowVerdict
+from ..model.firewall import Decision, FlowVerdict
 from . import Fix, Insertion
 
 _SOURCE = re.compile(r"(?:! )?(?:-s|--source) \S+")

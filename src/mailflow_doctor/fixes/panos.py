@@ -7,7 +7,7 @@ import re
 import shlex
 
 from ..ipspace import PrefixSet
-from ..model import FlowVerdict
+from ..model.firewall import FlowVerdict
 from . import Fix, Insertion
 
 

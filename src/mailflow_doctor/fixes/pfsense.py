@@ -8,7 +8,7 @@ from xml.etree.ElementTree import SubElement, tostring
 from defusedxml.ElementTree import fromstring
 
 from ..ipspace import PrefixSet
-from ..model import FlowVerdict
+from ..model.firewall import FlowVerdict
 from . import Fix
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from ..model import Cause, DeferReason
+from ..model import Cause
+from ..model.trace import DeferReason
 
 __all__ = [
     "StatusInfo",

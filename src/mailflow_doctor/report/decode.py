@@ -6,7 +6,7 @@ import json
 import textwrap
 
 from ..knowledge.codes import Explanation
-from ..model import DeferReason
+from ..model.trace import DeferReason
 
 _FIELDS = ("smtp_code", "enhanced_code", "text", "inner_message", "msg", "fqdn", "ip", "lrt",
            "last_attempted_server", "last_attempted_ip", "smtp_security", "eop_server",

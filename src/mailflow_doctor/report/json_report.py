@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from .. import __version__
-from ..model import REPORT_SCHEMA, Finding, Report
+from ..model.report import REPORT_SCHEMA, Finding, Report
 
 
 def finding_dict(f: Finding) -> dict:

@@ -11,7 +11,7 @@ import json
 import re
 from datetime import datetime
 
-from ..model import SmtpSession
+from ..model.exchange import SmtpSession
 from ..store.queries import SummaryRow, tls_parts
 from ..store.run import RunInfo, SessionsResult, SummaryResult
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections import Counter
 
-from ..model import Report
+from ..model.report import Report
 
 WIDTH = 100
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..diagnose.trace_summary import DEFERRED, DELIVERED, FAILED, PENDING, TargetSummary
-from ..model import TraceEvent
+from ..model.trace import TraceEvent
 from .decode import reason_dict
 
 EVENTS_SCHEMA = "mailflow-doctor/trace/v1"

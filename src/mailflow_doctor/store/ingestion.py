@@ -21,7 +21,8 @@ from ..evidence.exchange import protocol_log
 from ..evidence.exchange._certificate import CertificateLines
 from ..evidence.exchange._smtp_session import remote_ip
 from ..evidence.exchange.layout import origin
-from ..model import Certificate, InputProblem, Location, SmtpSession
+from ..model import InputProblem, Location
+from ..model.exchange import Certificate, SmtpSession
 from . import session_sql as sql
 from .db import CaseStore, duckdb, naive_utc
 from .exact import NotExact, check_lines, line_problem, line_starts, rejected_lines

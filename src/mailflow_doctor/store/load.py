@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ..ipspace import PrefixSet
-from ..model import Certificate, InputProblem, Location, SmtpSession
+from ..model import InputProblem, Location
+from ..model.exchange import Certificate, SmtpSession
 from .db import CaseStore, aware_utc, naive_utc
 
 # Replies come as one string: converting lists to Python objects costs more than the query.

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Literal
 
 from ..ipspace import PrefixSet
-from ..model import Location, SmtpSession
+from ..model import Location
+from ..model.exchange import SmtpSession
 from .db import CaseStore
 from .db import aware_utc as _utc
 from .load import query_sessions, window_sql

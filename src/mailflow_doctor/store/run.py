@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ..ipspace import PrefixSet
-from ..model import InputProblem, SmtpSession
+from ..model import InputProblem
+from ..model.exchange import SmtpSession
 from .db import StoreError, open_store
 from .files import Registration, register
 from .load import count_sessions, query_sessions

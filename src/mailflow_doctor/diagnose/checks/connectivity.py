@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...model import Cause, Finding, TraceEvent
+from ...model import Cause
+from ...model.report import Finding
+from ...model.trace import TraceEvent
 from .. import cite
 from ..facts import REFUSED, RESET, TIMEOUT, Facts, failure_class
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from ...fixes import Fix, propose
 from ...ipspace import PrefixSet
-from ...model import Cause, Decision, Finding, FlowVerdict
+from ...model import Cause
+from ...model.firewall import Decision, FlowVerdict
+from ...model.report import Finding
 from .. import cite
 from ..drops import Drops, eop_drops
 from ..facts import REFUSED, TIMEOUT, Facts, failure_class

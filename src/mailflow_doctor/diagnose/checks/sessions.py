@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ...knowledge.codes import lookup_tls_message
-from ...model import Cause, Certificate, Finding, SmtpSession
+from ...model import Cause
+from ...model.exchange import Certificate, SmtpSession
+from ...model.report import Finding
 from .. import cite
 from ..facts import Facts
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 
-from ...model import Cause, Finding
+from ...model import Cause
+from ...model.report import Finding
 from .. import cite
 from ..facts import Facts, is_ip
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ...knowledge.codes import Explanation, explain
-from ...model import Cause, Finding, TraceEvent
+from ...model import Cause
+from ...model.report import Finding
+from ...model.trace import TraceEvent
 from .. import cite
 from ..facts import REFUSED, RESET, TIMEOUT, Facts, failure_class
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ...model import Certificate
+from ...model.exchange import Certificate
 from ..timefmt import parse_time
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")

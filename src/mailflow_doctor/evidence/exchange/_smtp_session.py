@@ -11,7 +11,8 @@ from collections import deque
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from ...model import Location, SmtpSession
+from ...model import Location
+from ...model.exchange import SmtpSession
 from ._certificate import CertificateLines
 
 REORDER_WINDOW = 64  # rows buffered per session before the oldest are folded

@@ -22,7 +22,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ...model import DeferReason, InputProblem, Location, Parsed, TrackingEvent
+from ...model import InputProblem, Location, Parsed
+from ...model.exchange import TrackingEvent
+from ...model.trace import DeferReason
 from ..textio import iter_lines
 from ..timefmt import parse_time
 from ..trace.reason import decode_reason

@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from ...model import InputProblem, Location, Parsed, SmtpSession
+from ...model import InputProblem, Location, Parsed
+from ...model.exchange import SmtpSession
 from ..textio import iter_lines
 from ._smtp_session import Row, SessionState
 from .layout import origin

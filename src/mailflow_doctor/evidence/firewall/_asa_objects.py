@@ -12,7 +12,8 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from ...ipspace import IPAddress, PrefixSet
-from ...model import InputProblem, Location, RuleRef
+from ...model import InputProblem, Location
+from ...model.firewall import RuleRef
 from . import _asa_names as names
 from ._walk import PortRanges, Tri, invert_ports
 

@@ -11,7 +11,8 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from ...ipspace import IPAddress, PrefixSet
-from ...model import InputProblem, RuleRef
+from ...model import InputProblem
+from ...model.firewall import RuleRef
 from . import _asa_names as names
 from ._asa_objects import BLOCKS, AddrSpec, AsaObjects, Line, ParseError, Service
 from ._walk import PortRanges, Tri, any_of

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...ipspace import PrefixSet
-from ...model import RuleRef
+from ...model.firewall import RuleRef
 from ._ipt_rules import IptRule
 from ._walk import Tri
 

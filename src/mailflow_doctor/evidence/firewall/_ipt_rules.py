@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from ...ipspace import IPAddress, PrefixSet
-from ...model import RuleRef
+from ...model.firewall import RuleRef
 from ._walk import PortRanges, Tri, all_of, any_of, invert_ports, port_in, source_port_matches
 
 # Modules whose every option we evaluate exactly below.

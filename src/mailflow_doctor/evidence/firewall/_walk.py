@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ...ipspace import IPAddress, PrefixSet
-from ...model import Action, Decision, FlowVerdict, RuleRef, UnusedRule
+from ...model.firewall import Action, Decision, FlowVerdict, RuleRef, UnusedRule
 
 Tri = bool | None
 PortRanges = tuple[tuple[int, int], ...]  # inclusive (low, high) port intervals

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...ipspace import IPAddress, PrefixSet
-from ...model import Decision, FlowVerdict, Parsed
+from ...model import Parsed
+from ...model.firewall import Decision, FlowVerdict
 from ..textio import read_text
 from ._asa_rules import Ace, AsaModel, AsaReader, Binding, StaticNat
 from ._walk import (

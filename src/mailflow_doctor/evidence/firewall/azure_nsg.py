@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...ipspace import IPAddress, PrefixSet
-from ...model import FlowVerdict, InputProblem, Location, Parsed, RuleRef
+from ...model import InputProblem, Location, Parsed
+from ...model.firewall import FlowVerdict, RuleRef
 from ..textio import read_text
 from ._walk import Candidate, Walk, endpoint, family_sources
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ...ipspace import PrefixSet
-from ...model import DenyEvent, InputProblem, Location, Parsed
+from ...model import InputProblem, Location, Parsed
+from ...model.firewall import DenyEvent
 
 KIND = "firewall-deny-log"
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...ipspace import IPAddress, PrefixSet
-from ...model import FlowVerdict, InputProblem, Location, Parsed, RuleRef
+from ...model import InputProblem, Location, Parsed
+from ...model.firewall import FlowVerdict, RuleRef
 from ..textio import read_text
 from ._asa_names import TCP_PORTS
 from ._walk import Candidate, Walk, endpoint, family_sources

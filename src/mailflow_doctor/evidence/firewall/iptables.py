@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...ipspace import IPAddress, PrefixSet, union
-from ...model import FlowVerdict, InputProblem, Location, Parsed, RuleRef
+from ...model import InputProblem, Location, Parsed
+from ...model.firewall import FlowVerdict, RuleRef
 from ..textio import read_text
 from ._ipt_chains import BUILTIN, INDETERMINATE, Chain, ChainWalker, Step, find_loops
 from ._ipt_rules import Flow, IptRule, RuleError, dnat_target, parse_rule

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...ipspace import IPAddress, PrefixSet, union
-from ...model import FlowVerdict, InputProblem, Location, Parsed, RuleRef
+from ...model import InputProblem, Location, Parsed
+from ...model.firewall import FlowVerdict, RuleRef
 from ..textio import read_text
 from ._asa_names import TCP_PORTS
 from ._ipt_chains import INDETERMINATE, Chain, ChainWalker

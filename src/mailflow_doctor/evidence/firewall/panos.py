@@ -22,7 +22,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml.ElementTree import fromstring
 
 from ...ipspace import IPAddress, PrefixSet
-from ...model import FlowVerdict, InputProblem, Location, Parsed, RuleRef
+from ...model import InputProblem, Location, Parsed
+from ...model.firewall import FlowVerdict, RuleRef
 from ..textio import read_text
 from ._walk import Candidate, Walk, endpoint, family_sources
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from json.decoder import scanstring
 from pathlib import Path
 
-from ...model import InputProblem, Location, Parsed, TraceEvent
+from ...model import InputProblem, Location, Parsed
+from ...model.trace import TraceEvent
 from ..textio import UnreadableInput, read_text
 from ..timefmt import parse_time
 from ._csvtable import EXCERPT_CHARS

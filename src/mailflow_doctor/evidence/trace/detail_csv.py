@@ -19,7 +19,8 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from ...model import Location, Parsed, TraceEvent
+from ...model import Location, Parsed
+from ...model.trace import TraceEvent
 from ._csvtable import header_columns, open_table
 from .reason import decode_reason
 

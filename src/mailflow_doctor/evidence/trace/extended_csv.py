@@ -16,7 +16,8 @@ from operator import attrgetter
 from pathlib import Path
 from sys import intern
 
-from ...model import Location, Parsed, TraceEvent
+from ...model import Location, Parsed
+from ...model.trace import TraceEvent
 from ._csvtable import Table, cycle_collection_paused, header_columns, open_table, raw_excerpt
 from .reason import decode_reason
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...model import InputProblem, Location, Parsed, TraceEvent
+from ...model import InputProblem, Location, Parsed
+from ...model.trace import TraceEvent
 from ..textio import read_head
 from . import graph, powershell, rws
 

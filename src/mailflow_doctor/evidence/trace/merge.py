@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
 
-from ...model import TraceEvent
+from ...model.trace import TraceEvent
 from .summary_csv import LEVEL, is_summary
 
 _FILLED = ("source_ip", "target_ip", "target_fqdn", "trace_id", "sender", "status")

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...model import Parsed, TraceEvent
+from ...model import Parsed
+from ...model.trace import TraceEvent
 from ._jsondoc import Records, Where, head_keys, label, load
 
 KIND = "message-trace-powershell-json"

@@ -25,7 +25,7 @@ import re
 from datetime import datetime
 from functools import lru_cache
 
-from ...model import DeferReason
+from ...model.trace import DeferReason
 from ..timefmt import parse_time
 
 __all__ = ["decode_reason"]

@@ -21,7 +21,8 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from ...model import InputProblem, Location, Parsed, TraceEvent
+from ...model import InputProblem, Location, Parsed
+from ...model.trace import TraceEvent
 from ._csvtable import Row, Table, header_columns, open_table
 
 KIND = "message-trace-summary"

@@ -12,8 +12,9 @@ from storegen import THUMB_NEW, THUMB_OLD, session, write_log
 from mailflow_doctor.report import logs as render
 from mailflow_doctor.store import ingest, open_store, register
 from mailflow_doctor.store.__main__ import main
-from mailflow_doctor.store.queries import sessions, summary, tls_parts
+from mailflow_doctor.store.queries import sessions, tls_parts
 from mailflow_doctor.store.run import QueryError, run_sessions_query, run_summary_query
+from mailflow_doctor.store.summary import summary
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..model.exchange import SmtpSession
-from ..store.queries import SummaryRow, tls_parts
+from ..store.queries import tls_parts
 from ..store.run import RunInfo, SessionsResult, SummaryResult
+
+if TYPE_CHECKING:
+    from ..store.summary import SummaryRow
 
 SESSIONS_SCHEMA = "mailflow-doctor/logs-sessions/v1"
 SUMMARY_SCHEMA = "mailflow-doctor/logs-summary/v1"

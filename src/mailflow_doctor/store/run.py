@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..ipspace import PrefixSet
 from ..model import InputProblem
@@ -20,7 +21,10 @@ from .db import StoreError, open_store
 from .files import Registration, register
 from .load import count_sessions, query_sessions
 from .load import problems as stored_problems
-from .queries import SessionFilter, Summary, summary
+from .queries import SessionFilter
+
+if TYPE_CHECKING:  # summary.py is imported by the one command that needs it
+    from .summary import Summary
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -116,7 +120,7 @@ def run_summary_query(paths: Iterable[str | Path], store_path: str | Path | None
                       since: datetime | None = None, until: datetime | None = None,
                       progress=None) -> SummaryResult:
     """`logs summary PATH... [--by source-prefix|server|hour] [--store]`."""
-    from .queries import GROUPINGS
+    from .summary import GROUPINGS, summary
 
     if by not in GROUPINGS:
         raise QueryError(f"unknown grouping {by!r}; choose one of {', '.join(GROUPINGS)}")

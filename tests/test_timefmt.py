@@ -1,4 +1,4 @@
-"""Times as the exports write them, read as UTC; the uncached ISO path agrees with the general one."""
+"""Times as the exports write them, read as UTC; the uncached ISO path agrees with the cached."""
 
 from datetime import UTC, datetime
 

@@ -2,9 +2,9 @@
 
 Message-trace exports and reason strings carry times in the US culture of the service
 (`3/16/2017 4:59:18 PM`), in ISO 8601 (`2023-03-07T18:46:06.378Z`) or, from exports made on a
-non-US machine, in 24-hour day-first form (`16/03/2017 16:59:18`, `16.03.2017 16:59:18`), or PowerShell JSON's `/Date(ms)/`. They
-are all UTC, so a time without an offset is taken as UTC. Unreadable text gives None, never an
-exception: a bad time costs one record, not the file.
+non-US machine, in 24-hour day-first form (`16/03/2017 16:59:18`, `16.03.2017 16:59:18`), or
+PowerShell JSON's `/Date(ms)/`. They are all UTC, so a time without an offset is taken as UTC.
+Unreadable text gives None, never an exception: a bad time costs one record, not the file.
 """
 
 from __future__ import annotations

@@ -82,8 +82,11 @@ def sessions_json(result: SessionsResult) -> str:
         "input": _info_dict(result.info)}, indent=2, ensure_ascii=False) + "\n"
 
 
+_OFFERED = {True: "offered", False: "NOT offered", None: "no EHLO reply"}
+
+
 def _tls_text(s: SmtpSession) -> str:
-    offered = {True: "offered", False: "NOT offered", None: "no EHLO reply"}[s.starttls_offered]
+    offered = _OFFERED[s.starttls_offered]
     used = ", used" if s.starttls_used else ""
     return f"STARTTLS {offered}{used}; TLS {_safe(s.tls) if s.tls else 'none'}"
 
@@ -99,7 +102,8 @@ def _session_text(s: SmtpSession) -> list[str]:
                      f"{_safe(cert.thumbprint) or '-'} expires {_short(cert.not_after)} "
                      f"SAN {_safe(', '.join(cert.san)) or '-'}")
     if s.replies:
-        lines.append(f"    replies: {_safe(' | '.join(r[:60] for r in s.replies))[:300]}")
+        # Escaping only lengthens text, so cutting before it gives the same first 300.
+        lines.append(f"    replies: {_safe(' | '.join([r[:60] for r in s.replies])[:300])[:300]}")
     lines.append(f"    at {_safe(str(s.location))}")
     return lines
 

@@ -21,7 +21,7 @@ from mailflow_doctor.evidence.collect import collect
 from mailflow_doctor.evidence.exchange import message_tracking as mt
 from mailflow_doctor.evidence.exchange import protocol_log
 from mailflow_doctor.evidence.exchange.tracking_join import join_sessions, session_id_of
-from mailflow_doctor.evidence.textio import read_head
+from mailflow_doctor.evidence.textio import MAX_PROBLEMS, read_head
 from mailflow_doctor.model import InputProblem, Location
 
 FIELDS_2013 = ("#Fields: date-time,client-ip,client-hostname,server-ip,server-hostname,"
@@ -384,7 +384,7 @@ def test_binary_file_never_raises_and_problems_are_capped(tmp_path):
     path.write_bytes(bytes(range(256)) * 2000)
     parsed = mt.parse(path)
     assert parsed.records == []
-    assert 0 < len(parsed.problems) <= mt.MAX_PROBLEMS + 1
+    assert 0 < len(parsed.problems) <= MAX_PROBLEMS + 1
 
 
 def test_missing_file_is_a_problem_not_an_exception(tmp_path):

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from mailflow_doctor.evidence import textio
 from mailflow_doctor.evidence.exchange import protocol_log
 from mailflow_doctor.evidence.exchange._smtp_session import remote_ip
-from mailflow_doctor.evidence.textio import read_head
+from mailflow_doctor.evidence.textio import MAX_PROBLEMS, read_head
 from mailflow_doctor.model import InputProblem, Location
 from mailflow_doctor.model.exchange import Certificate, SmtpSession
 
@@ -534,7 +534,7 @@ def test_overlong_line(tmp_path):
 def test_problems_are_capped(tmp_path):
     path = write(tmp_path, RECEIVE + ["junk"] * 300 + SAMPLE_A)
     parsed = protocol_log.parse(path)
-    assert len(parsed.problems) == protocol_log.MAX_PROBLEMS + 1
+    assert len(parsed.problems) == MAX_PROBLEMS + 1
     assert parsed.problems[-1] == InputProblem(Location(str(path)),
                                                "200 more unusable lines not listed")
     assert parsed.records == [expected_a(path, 306)]
@@ -639,7 +639,7 @@ def test_fuzz_arbitrary_bytes_never_raise(tmp_path, data):
     path = tmp_path / "random.bin"
     path.write_bytes(data)
     parsed = protocol_log.parse(path)
-    assert len(parsed.problems) <= protocol_log.MAX_PROBLEMS + 1
+    assert len(parsed.problems) <= MAX_PROBLEMS + 1
     protocol_log.sniff(read_head(path))
 
 

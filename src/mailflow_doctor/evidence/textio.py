@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import codecs
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
-from ..model import InputProblem, Location
+from ..model import InputProblem, Location, Parsed
 
 HEAD_BYTES = 8192
 MAX_LINE = 64 * 1024  # longer "lines" are junk, not records; never buffer more than this
+MAX_PROBLEMS = 100  # per file; a binary file must not turn into a million problems
+
+T = TypeVar("T")
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -151,3 +155,29 @@ def iter_lines(path: str | Path, max_line: int = MAX_LINE
                                            "(first such line)")
             text = chunk.rstrip("\r\n")
             yield number, text.lstrip("\ufeff") if number == 1 else text, complete
+
+
+def capped(source: str, items: Iterable[T | InputProblem]) -> Iterator[T | InputProblem]:
+    """Records and problems of one file as read, with at most MAX_PROBLEMS problems listed;
+    the others are counted in one closing line."""
+    shown = hidden = 0
+    for item in items:
+        if isinstance(item, InputProblem):
+            if shown >= MAX_PROBLEMS:
+                hidden += 1
+                continue
+            shown += 1
+        yield item
+    if hidden:
+        yield InputProblem(Location(source), f"{hidden} more unusable lines not listed")
+
+
+def gathered(items: Iterable[T | InputProblem]) -> Parsed[T]:
+    """A stream of records and problems, as one Parsed (records in stream order)."""
+    out: Parsed[T] = Parsed()
+    for item in items:
+        if isinstance(item, InputProblem):
+            out.problems.append(item)
+        else:
+            out.records.append(item)
+    return out

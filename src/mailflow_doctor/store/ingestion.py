@@ -21,6 +21,7 @@ from ..evidence.exchange import protocol_log
 from ..evidence.exchange._certificate import CertificateLines
 from ..evidence.exchange._smtp_session import remote_ip
 from ..evidence.exchange.layout import origin
+from ..evidence.textio import MAX_PROBLEMS
 from ..model import InputProblem, Location
 from ..model.exchange import Certificate, SmtpSession
 from . import session_sql as sql
@@ -112,7 +113,7 @@ class _Ingester:
             # Rows DuckDB read but the Python reader refuses (no session id, impossible time);
             # only the first ones are worded, the others are counted.
             lines = sorted(o + bisect_left(shifts, o) for o in refused[0])
-            starts = line_starts(data, lines[: protocol_log.MAX_PROBLEMS])
+            starts = line_starts(data, lines[:MAX_PROBLEMS])
             for line in lines:
                 problem = self._problem(reader, f, data, line, starts.get(line), cut)
                 if problem is None:
@@ -231,7 +232,7 @@ def _hidden(problem: InputProblem) -> int:
 
 
 def _capped(problems: list[InputProblem], source: str) -> tuple[list[InputProblem], int]:
-    shown = problems[: protocol_log.MAX_PROBLEMS]
+    shown = problems[:MAX_PROBLEMS]
     hidden = len(problems) - len(shown)
     if hidden:
         shown.append(InputProblem(Location(source), f"{hidden} more unusable lines not listed"))

@@ -25,7 +25,7 @@ from pathlib import Path
 from ...model import InputProblem, Location, Parsed
 from ...model.exchange import TrackingEvent
 from ...model.trace import DeferReason
-from ..textio import iter_lines
+from ..textio import capped, gathered, iter_lines
 from ..timefmt import parse_time
 from ..trace.reason import decode_reason
 
@@ -46,7 +46,6 @@ _BY_COUNT = {len(names): names for names in (FIELDS_2010, FIELDS_2013)}
 _REQUIRED = {"date-time", "event-id", "internal-message-id"}  # what makes a tracking #Fields
 SUBJECT = "message-subject"
 ALWAYS_DECODED = frozenset({"DEFER", "FAIL"})
-MAX_PROBLEMS = 100  # per file; a binary file must not turn into a million problems
 EXCERPT_CHARS = 300
 
 _HEADER = re.compile(r"#\s*([A-Za-z-]+)\s*:\s*(.*)")
@@ -83,28 +82,13 @@ def sniff(head: str) -> bool:
 
 def parse(path: str | Path) -> Parsed[TrackingEvent]:
     """All events of one log, in file order, and the problems met on the way."""
-    out: Parsed[TrackingEvent] = Parsed()
-    for item in iter_events(path):
-        if isinstance(item, InputProblem):
-            out.problems.append(item)
-        else:
-            out.records.append(item)
-    return out
+    return gathered(iter_events(path))
 
 
 def iter_events(path: str | Path) -> Iterator[Item]:
     """Stream events and problems as they are read; never raises."""
     source = str(path)
-    shown = hidden = 0
-    for item in _LogReader(source).items():
-        if isinstance(item, InputProblem):
-            if shown >= MAX_PROBLEMS:
-                hidden += 1
-                continue
-            shown += 1
-        yield item
-    if hidden:
-        yield InputProblem(Location(source), f"{hidden} more unusable lines not listed")
+    return capped(source, _LogReader(source).items())
 
 
 class _LogReader:

@@ -24,7 +24,7 @@ from typing import Literal
 
 from ...model import InputProblem, Location, Parsed
 from ...model.exchange import SmtpSession
-from ..textio import iter_lines
+from ..textio import capped, gathered, iter_lines
 from ._smtp_session import Row, SessionState
 from .layout import origin
 
@@ -32,7 +32,6 @@ KIND = "smtp-protocol-log"
 
 STANDARD_FIELDS = ("date-time", "connector-id", "session-id", "sequence-number", "local-endpoint",
                    "remote-endpoint", "event", "data", "context")
-MAX_PROBLEMS = 100  # per file; a binary file must not turn into a million problems
 IDLE = timedelta(minutes=30)  # Exchange drops idle sessions long before this
 SWEEP_EVERY = 1024  # rows between looks for sessions that ended without a `-` row
 
@@ -76,12 +75,7 @@ def sniff(head: str) -> bool:
 
 def parse(path: str | Path) -> Parsed[SmtpSession]:
     """All sessions of one log (in order of their first line) and the problems met on the way."""
-    out: Parsed[SmtpSession] = Parsed()
-    for item in iter_sessions(path):
-        if isinstance(item, InputProblem):
-            out.problems.append(item)
-        else:
-            out.records.append(item)
+    out = gathered(iter_sessions(path))
     out.records.sort(key=lambda s: s.location.line or 0)
     return out
 
@@ -89,16 +83,7 @@ def parse(path: str | Path) -> Parsed[SmtpSession]:
 def iter_sessions(path: str | Path) -> Iterator[Item]:
     """Stream sessions as they complete, and problems as they are found; never raises."""
     source = str(path)
-    shown = hidden = 0
-    for item in _LogReader(source).items():
-        if isinstance(item, InputProblem):
-            if shown >= MAX_PROBLEMS:
-                hidden += 1
-                continue
-            shown += 1
-        yield item
-    if hidden:
-        yield InputProblem(Location(source), f"{hidden} more unusable lines not listed")
+    return capped(source, _LogReader(source).items())
 
 
 class _LogReader:

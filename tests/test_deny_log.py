@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mailflow_doctor.cli import app, demo_case
+from mailflow_doctor.diagnose.drops import eop_drops
 from mailflow_doctor.evidence.firewall import asa, deny_log, iptables, nftables
+from mailflow_doctor.ipspace import PrefixSet
+from mailflow_doctor.model import Location
+from mailflow_doctor.model.firewall import DenyEvent
 
 runner = CliRunner()
 
@@ -153,3 +158,23 @@ def test_random_lines_never_raise(tmp_path, lines):
     path.write_text("\n".join(REAL[:1] + lines), encoding="utf-8")
     parsed = deny_log.parse(path)
     assert parsed.records and parsed.records[0].dest_port == 8827
+
+
+def test_drop_groups_count_times_destinations_and_rules():
+    def deny(n, src, when, dst="10.0.0.25", rule=None, action="deny", port=25):
+        return DenyEvent(when and datetime(2026, 11, 23, 13, when, tzinfo=UTC), src, dst, port,
+                         Location("fw.log", n), action, rule)  # type: ignore[arg-type]
+
+    events = [deny(1, "104.47.1.9", None, rule="a"), deny(2, "104.47.1.7", 5, "10.0.0.26"),
+              deny(3, "104.47.2.1", 2, rule="b"), deny(4, "104.47.1.9", 9, rule=""),
+              deny(5, "104.47.1.9", 1, action="logged"), deny(6, "104.47.1.9", 1, port=587),
+              deny(7, "198.51.100.1", 1), deny(8, "2a01:111:f400::5", 3)]
+    drops = eop_drops(events, PrefixSet.parse("2a01:111:f400::/48", "104.47.0.0/17"))
+    whole, one = drops.by_range["104.47.0.0/17"], drops.by_24["104.47.1.0/24"]
+    assert (whole.count, whole.first.minute, whole.last.minute) == (4, 2, 9)
+    assert whole.rules == {"a", "b"}
+    assert whole.sample is events[0] and drops.logged_only == 1
+    assert (one.count, one.first.minute, one.last.minute, one.rules) == (3, 5, 9, {"a"})
+    assert one.destinations == {"10.0.0.25:25", "10.0.0.26:25"}
+    assert list(drops.by_range) == ["104.47.0.0/17", "2a01:111:f400::/48"]  # IPv4 first
+    assert list(drops.by_24) == ["104.47.1.0/24", "104.47.2.0/24", "2a01:111:f400::/48"]

@@ -9,8 +9,11 @@ outside the wanted ranges, spelt in ways the scan must not miss (or wrongly take
 from __future__ import annotations
 
 import re
+from dataclasses import FrozenInstanceError, replace
+from datetime import timedelta
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +21,7 @@ from mailflow_doctor.diagnose.drops import eop_filter
 from mailflow_doctor.evidence.firewall import deny_log
 from mailflow_doctor.ipspace import PrefixSet
 from mailflow_doctor.knowledge.endpoints import snapshot
+from mailflow_doctor.model import Location
 from mailflow_doctor.model.firewall import DenyEvent
 
 EOP = snapshot().eop_prefixes
@@ -37,7 +41,9 @@ ODD_SOURCES = st.sampled_from([  # at the edges of the sets, or spelt oddly
 PORTS = st.sampled_from(["25", "25", "25", "587", "025"])
 PROTOS = st.sampled_from(["tcp", "tcp", "TCP", "udp"])
 STAMPS = st.sampled_from(["Nov 23 13:41:34 ", "Nov  3 2026 01:02:03 ", "2026-11-23T13:41:34Z ",
-                          "<134>1 2026-02-12T10:30:45.123-05:00 ", "Feb 30 00:00:00 ", ""])
+                          "<134>1 2026-02-12T10:30:45.123-05:00 ", "Feb 30 00:00:00 ", "",
+                          "Nov 23 13:41:59 ", "Nov 23 13:41:60 ", "Nov 23 13:42:00 ",
+                          "Nov  3 13:41:34 ", "Nov 03 13:41:34 ", "Nov 3 13:41:34 "])
 KERNEL_PREFIXES = st.sampled_from(["", "DROP: ", "[UFW BLOCK] ", "ACCEPT ", "Firewall-DENY: "])
 FORMATS = [
     'fw : %ASA-4-106023: Deny {proto} src outside:{src}/40000 dst inside:{dst}/{port} by '
@@ -125,3 +131,53 @@ def test_source_pattern_covers_every_address_of_the_set(network, offset):
     starts = re.compile(deny_log._source_starts(PrefixSet.parse(network)))
     for text in (str(address), str(address).upper(), address.exploded):
         assert starts.match(text), text
+
+
+# Stamps in BSD syslog spellings, odd ones included: `_time` looks a line's minute up by its first
+# 12 characters once that minute was seen, and must still read each line as `_STAMP` does.
+BSD_STAMPS = st.builds(
+    "{} {}{} {}:{}:{}{}".format,
+    st.sampled_from(["Nov", "Feb", "Foo", "nov", "NOV"]),
+    st.sampled_from(["", " ", "  "]),
+    st.sampled_from(["3", "03", "23", "29", "30", "32", "\u0663", "3 2026", "23 1999"]),
+    st.sampled_from(["13", "00", "23", "24", "1", "\u0661\u0663"]),
+    st.sampled_from(["41", "00", "59", "60", "4"]),
+    st.sampled_from(["34", "00", "59", "60", "99", "3", "3x", "\u0663\u0664", "34.5"]),
+    st.sampled_from(["", " fw01 : %ASA-4-106023: x", "\r", "\t", "0"]))
+
+
+def stamp_as_read_before(line: str, year: int):
+    """The reference: `_STAMP`, then the stamp's minute plus its seconds (None when invalid)."""
+    m = deny_log._STAMP.match(line)
+    if not m:
+        return None
+    iso, bsd = m.group("iso", "bsd")
+    if iso:
+        return deny_log._parse_iso(iso)
+    try:
+        second = int(bsd[-2:])
+        return deny_log._minute(bsd[:-3], year) + timedelta(seconds=second) if second < 60 \
+            else None
+    except (ValueError, KeyError):
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(BSD_STAMPS | STAMPS, min_size=1, max_size=40))
+def test_cached_minutes_read_stamps_as_the_stamp_pattern(stamps):
+    scan = deny_log._Scan("log", 2026)  # one scan for all: each line may meet others' minutes
+    for stamp in stamps + stamps:
+        assert deny_log._time(stamp, scan) == stamp_as_read_before(stamp, 2026), stamp
+
+
+def test_records_are_those_of_the_constructors():
+    when = stamp_as_read_before("Nov 23 13:41:34", 2026)
+    built = deny_log._deny(when, "104.47.1.1", "10.0.0.25", 25, "fw.log", 7, "deny", "acl",
+                           "outside", "  Nov 23 13:41:34 fw : %ASA-4-106023: Deny\r")
+    expected = DenyEvent(when, "104.47.1.1", "10.0.0.25", 25, Location("fw.log", 7), "deny",
+                         "acl", "outside", "Nov 23 13:41:34 fw : %ASA-4-106023: Deny")
+    assert built == expected and hash(built) == hash(expected) and repr(built) == repr(expected)
+    assert type(built) is DenyEvent and type(built.location) is Location
+    assert str(built.location) == "fw.log:7" and replace(built, rule=None).rule is None
+    with pytest.raises(FrozenInstanceError):
+        built.source_ip = "1.2.3.4"  # type: ignore[misc]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Protocol
 from ...ipspace import PrefixSet
 from ...model import InputProblem, Location, Parsed
 from ...model.firewall import DenyEvent
+from ..trace._csvtable import cycle_collection_paused
 
 KIND = "firewall-deny-log"
 
@@ -68,24 +69,42 @@ def sniff(head: str) -> bool:
     return hits > 0 and hits * 10 >= len([ln for ln in lines if ln.strip()])
 
 
-def _time(line: str, year: int) -> datetime | None:
+def _time(line: str, scan: _Scan) -> datetime | None:
+    """The time a line starts with. Most lines start `Mmm dd hh:mm:ss ` (BSD syslog): their
+    minute is found by its text in `scan.minutes` (built once), and the seconds are added."""
+    if line[12:13] == ":" and (second := _SECONDS_TEXT.get(line[13:15])) is not None:
+        minute = scan.minutes.get(line[:12])
+        if minute is None and _BSD_MINUTE.fullmatch(line, 0, 12):
+            try:
+                minute = _minute(line[:12], scan.year)
+            except (ValueError, KeyError):  # no such day or time: read below, as None
+                pass
+            else:
+                if len(scan.minutes) >= 4096:
+                    scan.minutes.clear()
+                scan.minutes[line[:12]] = minute
+        if minute is not None:
+            return minute + second
     m = _STAMP.match(line)
     if not m:
         return None
     iso, bsd = m.group("iso", "bsd")
-    return _parse_stamp(iso or "", bsd or "", year)
+    if iso:
+        return _parse_iso(iso)
+    try:  # `_STAMP` checked the shape
+        return _minute(bsd[:-3], scan.year) + _SECONDS[int(bsd[-2:])]
+    except (ValueError, KeyError, IndexError):
+        return None
 
 
 @lru_cache(maxsize=4096)
-def _parse_stamp(iso: str, bsd: str, year: int) -> datetime | None:
+def _parse_iso(iso: str) -> datetime | None:
     """Log lines share their second with many others: parse each distinct stamp once."""
     try:
-        if iso:
-            value = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return _minute(bsd[:-3], year) + _SECONDS[int(bsd[-2:])]  # `_STAMP` checked the shape
-    except (ValueError, KeyError, IndexError):
+        value = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
         return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @lru_cache(maxsize=1024)
@@ -97,6 +116,10 @@ def _minute(head: str, year: int) -> datetime:
 
 
 _SECONDS = tuple(timedelta(seconds=s) for s in range(60))  # no leap second: `:60` is refused
+_SECONDS_TEXT = {f"{s:02d}": second for s, second in enumerate(_SECONDS)}
+# A BSD stamp's minute in one spelling (ASCII, one space, two-digit day): a line starting so and
+# then `:ss` (ss < 60) has the stamp `_STAMP` reads from its first 15 characters, whatever follows.
+_BSD_MINUTE = re.compile(r"[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}")
 
 
 class Want(Protocol):
@@ -118,21 +141,20 @@ class _Scan:
     source: str
     year: int
     want: Want | None = None
-
-    def keep(self, src: str, dport: int) -> bool:
-        return self.want is None or self.want(src, dport)
+    minutes: dict[str, datetime] = field(default_factory=dict, compare=False)  # see `_time`
 
 
 def _event(line: str, scan: _Scan, number: int) -> DenyEvent | None:
-    if "%ASA-" in line or "%FTD-" in line:
-        head = _ASA_ID.search(line)
-        body = _ASA_BODIES.get(head.group(1)) if head else None
-        if head and body and (m := body.match(line, head.end())):
-            return _make(m, line, scan, number, "deny",
-                         m["acl"] if "acl" in body.groupindex else None)
-        return None
-    if "%SEC-6-IPACCESSLOGP" in line and (m := _IOS.search(line)):
-        return _make(m, line, scan, number, "deny", m.group("acl"))
+    if "%" in line:  # one quick test for the message ids below
+        if "%ASA-" in line or "%FTD-" in line:
+            head = _ASA_ID.search(line)
+            body = _ASA_BODIES.get(head.group(1)) if head else None
+            if head and body and (m := body.match(line, head.end())):
+                return _make(m, line, scan, number, "deny",
+                             m["acl"] if "acl" in body.groupindex else None)
+            return None
+        if "%SEC-6-IPACCESSLOGP" in line and (m := _IOS.search(line)):
+            return _make(m, line, scan, number, "deny", m.group("acl"))
     if ",TRAFFIC," in line:
         return _panos(line, scan, number)
     if "filterlog" in line:
@@ -141,19 +163,17 @@ def _event(line: str, scan: _Scan, number: int) -> DenyEvent | None:
         return _fortigate(line, scan, number)
     if " SRC=" in line and "PROTO=TCP" in line and (m := _KERNEL.search(line)):
         prefix = _log_prefix(line[:m.start()])
-        action = "deny" if prefix and _DENY_WORDS.search(prefix) else "logged"
-        return _make(m, line, scan, number, action, prefix)
+        return _make(m, line, scan, number, _action(prefix), prefix)
     return None
 
 
 def _record(line: str, scan: _Scan, number: int, src: str, dst: str, dport: str,
             rule: str | None, interface: str | None, when: datetime | None = None
             ) -> DenyEvent | None:
-    if not dport.isdigit() or not scan.keep(src, int(dport)):
+    if not dport.isdigit() or (scan.want is not None and not scan.want(src, int(dport))):
         return None
-    return DenyEvent(when or _time(line, scan.year), src, dst, int(dport),
-                     Location(scan.source, number), "deny", rule, interface or None,
-                     line.strip()[:300])
+    return _deny(when or _time(line, scan), src, dst, int(dport), scan.source, number,
+                 "deny", rule, interface or None, line)
 
 
 def _panos(line: str, scan: _Scan, number: int) -> DenyEvent | None:
@@ -164,7 +184,7 @@ def _panos(line: str, scan: _Scan, number: int) -> DenyEvent | None:
         return None
     if f[t + 27] not in _PAN_DENY and f[t + 1] not in ("deny", "drop"):
         return None
-    when = _parse_stamp(f[t + 3].replace("/", "-").replace(" ", "T"), "", scan.year)
+    when = _parse_iso(f[t + 3].replace("/", "-").replace(" ", "T"))
     return _record(line, scan, number, f[t + 4], f[t + 5], f[t + 22], f[t + 8] or None,
                    f[t + 15], when)
 
@@ -190,7 +210,7 @@ def _fortigate(line: str, scan: _Scan, number: int) -> DenyEvent | None:
         return None
     if kv.get("action", "") not in _FORTI_DENY:
         return None
-    when = _parse_stamp(f"{kv['date']}T{kv['time']}{kv.get('tz', '')}", "", 1) \
+    when = _parse_iso(f"{kv['date']}T{kv['time']}{kv.get('tz', '')}") \
         if kv.get("date") and kv.get("time") else None
     return _record(line, scan, number, kv.get("srcip", ""), kv.get("dstip", ""),
                    kv.get("dstport", ""), kv.get("policyid"), kv.get("srcintf"), when)
@@ -202,17 +222,53 @@ _UPTIME = re.compile(r"^\s*\[\s*\d+\.\d+\]")
 def _log_prefix(head: str) -> str | None:
     """The `--log-prefix` text: what stands between `kernel: [uptime]` and `IN=`."""
     head = head.split("kernel:", 1)[-1]
-    return _UPTIME.sub("", head).strip() or None
+    uptime = _UPTIME.match(head)
+    return (head[uptime.end():] if uptime else head).strip() or None
+
+
+@lru_cache(maxsize=256)
+def _action(prefix: str | None) -> str:
+    """What a kernel LOG line did, by its prefix: a firewall logs with only a few prefixes."""
+    return "deny" if prefix and _DENY_WORDS.search(prefix) else "logged"
 
 
 def _make(m: re.Match[str], line: str, scan: _Scan, number: int, action: str,
           rule: str | None) -> DenyEvent | None:
     proto, src, dst, dport, interface = m.group("proto", "src", "dst", "dport", "in")
-    if proto.upper() != "TCP" or not dport or not scan.keep(src, port := int(dport)):
+    if proto.upper() != "TCP" or not dport:
         return None
-    return DenyEvent(_time(line, scan.year), src, dst, port,
-                     Location(scan.source, number), action, rule,  # type: ignore[arg-type]
-                     interface or None, line.strip()[:300])
+    port = int(dport)
+    if scan.want is not None and not scan.want(src, port):
+        return None
+    return _deny(_time(line, scan), src, dst, port, scan.source, number, action, rule,
+                 interface or None, line)
+
+
+class _Draft:
+    """A DenyEvent or Location under construction: both are frozen, so their __init__ sets each
+    field with object.__setattr__ (~3 µs an event); a draft takes plain stores and is then given
+    its class (the same layout: plain instances with a __dict__)."""
+
+
+def _deny(when: datetime | None, src: str, dst: str, port: int, source: str, number: int,
+          action: str, rule: str | None, interface: str | None, line: str) -> DenyEvent:
+    """The DenyEvent of a line, equal to the one its constructor would build."""
+    location = _Draft()
+    location.source = source
+    location.line = number
+    location.__class__ = Location
+    event = _Draft()
+    event.time_utc = when
+    event.source_ip = src
+    event.dest_ip = dst
+    event.dest_port = port
+    event.location = location
+    event.action = action
+    event.rule = rule
+    event.interface = interface
+    event.excerpt = line.strip()[:300]
+    event.__class__ = DenyEvent
+    return event  # type: ignore[return-value]
 
 
 # Lines worth a closer look (each has one of these); all others are skipped in C.
@@ -296,10 +352,13 @@ def iter_events(path: str | Path, year: int | None = None, want: Want | None = N
                 warned = True
                 yield InputProblem(Location(source, line + text.count("\n", 0, text.index(
                     "\ufffd"))), "undecodable bytes replaced (first such line)")
-            counted = 0
-            for start in sorted({text.rfind("\n", 0, m.start()) + 1
+            counted, previous = 0, -1
+            for start in sorted([text.rfind("\n", 0, m.start()) + 1
                                  for marker, scanner in scanners if marker in text
-                                 for m in scanner.finditer(text)}):
+                                 for m in scanner.finditer(text)]):
+                if start == previous:  # found twice
+                    continue
+                previous = start
                 end = text.find("\n", start)
                 line += text.count("\n", counted, start)
                 counted = start
@@ -312,6 +371,7 @@ def iter_events(path: str | Path, year: int | None = None, want: Want | None = N
 
 def parse(path: str | Path, want: Want | None = None) -> Parsed[DenyEvent]:
     parsed: Parsed[DenyEvent] = Parsed()
-    for item in iter_events(path, want=want):
-        (parsed.problems if isinstance(item, InputProblem) else parsed.records).append(item)
+    with cycle_collection_paused():  # the records hold no cycles: see there
+        for item in iter_events(path, want=want):
+            (parsed.problems if isinstance(item, InputProblem) else parsed.records).append(item)
     return parsed

@@ -15,6 +15,11 @@ from mailflow_doctor.evidence.trace.reason import _decode_dominant, _decode_gene
 from mailflow_doctor.model.trace import DeferReason
 
 PLAIN = st.text(alphabet="abcxyz019.-: ", max_size=12)
+# A socket error as the whole value (read there without a scan), and near misses of that.
+SOCKET = st.integers(0, 10**10).map("Socket error code {}".format) | st.sampled_from([
+    "Socket error code ", "Socket error code 12 ", "Socket error code  12", "socket error code 3",
+    "Socket error code 1\u0663", "Socket error code \xb2", "Socket error code: 4",
+    "Winsock error code: 5", "xSocket error code 6"])
 # Value text made of what the two paths treat specially.
 TRICKY = st.lists(
     st.sampled_from(list("ab .:;-#()[]{}=\t\n\xa0\x1c") + [
@@ -23,19 +28,23 @@ TRICKY = st.lists(
     max_size=8,
 ).map("".join)
 HOST = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9-]{0,5}(\.[A-Za-z0-9-]{1,5}){1,3}", fullmatch=True)
-ODD_HOST = st.sampled_from(["a..b", "a.b.", "-a.b", "ab", "a_b.c"])
+ODD_HOST = st.sampled_from(["a..b", "a.b.", "-a.b", "ab", "a_b.c", "a.-b", "a.b-", "\xe9.b", " a.b",
+                           "a.b ", "Message=a.b"])
 SESSION = st.from_regex(r"[0-9A-Fa-f]{16}", fullmatch=True)
 ODD_SESSION = st.from_regex(r"[0-9A-Za-z]{15,17}", fullmatch=True)
 ISO = st.sampled_from(["2025-01-29T19:07:30.476Z", "2023-03-07T18:46:06Z"])
-ODD_ISO = st.sampled_from(["2023-13-07T18:46:06Z", "2023-03-07T18:46:06.3781234Z", "2023-03-07"])
+ODD_ISO = st.sampled_from(["2023-13-07T18:46:06Z", "2023-03-07T18:46:06.3781234Z", "2023-03-07",
+                          "2023-03-07T18:46:06Zx", "\t2023-03-07T18:46:06Z"])
 WORD = st.from_regex(r"[A-Za-z0-9.-]{0,8}[A-Za-z0-9-]", fullmatch=True)
 ODD_WORD = st.from_regex(r"\S{0,6}", fullmatch=True) | st.sampled_from(
-    ["", "2001:db8::1", "a.", "OutboundProxyTargetIP:x", "OutboundProxyTargetHostName:x"])
+    ["", "2001:db8::1", "a.", "OutboundProxyTargetIP:x", "OutboundProxyTargetHostName:x", "\xe9",
+     "a\x1cb", "a\xa0", ".", "a..", "{a}"])
 DIGIT = "\u0663"  # a digit to `\d` and int(), not to the ISO parser
+ODD_ISO = ODD_ISO | st.just(f"2023-03-0{DIGIT}T18:46:06Z")
 
-KINDS = ("smtp", "dash", "enhanced", "text", "meta", "host", "iso", "session", "after", "tail",
-         "opening", "field", "other-lrt", "month", "day", "year", "hour", "minute", "second",
-         "meridiem", "dot", "ip", "proxy-host", "cut")
+KINDS = ("smtp", "dash", "enhanced", "text", "meta", "sep", "host", "iso", "session", "after",
+         "tail", "opening", "field", "other-lrt", "month", "day", "year", "hour", "minute",
+         "second", "meridiem", "dot", "ip", "proxy-host", "cut")
 
 
 class Part:
@@ -75,19 +84,26 @@ def led(part: Part) -> str:
     enhanced = part("enhanced", st.sampled_from(["4.4.316", "4.7.320", "5.4.7"]),
                     st.sampled_from(["4.4.3166", "4.4", "4.4.316x"]))
     text = part("text", st.sampled_from(["Connection refused", "Cannot connect to remote server"]),
-                st.sampled_from(["timed out(Socket error code 10060)", "expired ##", "", " x "])
+                st.sampled_from(["timed out(Socket error code 10060)", "expired ##", "", " x ",
+                                 "Winsock error code: 7 x", "error code"])
                 | TRICKY)
     out = f"{smtp}{dash}{enhanced} {text}"
-    for key in ("Message", "LastAttemptedServerName", "LastAttemptedIP", "SmtpSecurity"):
-        if part.draw(st.booleans()):
-            out += f" [{key}={part('meta', PLAIN, TRICKY)}]"
-    if part.draw(st.booleans()):
+    # Brackets in the usual order, or (odd) shuffled, repeated, or apart by other white space.
+    keys = ["Message", "LastAttemptedServerName", "LastAttemptedIP", "SmtpSecurity", "eop"]
+    keys = part("sep", st.just(keys), st.permutations(keys + ["Message", "eop"]))
+    sep = part("sep", st.sampled_from([" ", ""]), st.sampled_from(["  ", "\t", "\xa0", "] ", "x"]))
+    for key in keys:
+        if not part.draw(st.booleans()):
+            continue
+        if key != "eop":
+            out += f"{sep}[{key}={part('meta', PLAIN | SOCKET, TRICKY)}]"
+            continue
         eop = [part("host", HOST, ODD_HOST)]
         if part.draw(st.booleans()):
             eop.append(part("iso", ISO, ODD_ISO))
         if part.draw(st.booleans()):
             eop.append(part("session", SESSION, ODD_SESSION))
-        out += " [" + " ".join(eop) + "]"
+        out += f"{sep}[" + " ".join(eop) + "]"
     return out + part("after", st.sampled_from(["", "(Socket error code 10061)"]),
                       st.sampled_from([" trailing", "]", "[x]"]))
 
@@ -97,11 +113,12 @@ def dominant(draw) -> str:
     """Strings of the dominant shape, bracketed or as NDR text, most with one kind of odd part."""
     part = Part(draw)
     if draw(st.booleans()):
-        return led(part) + part("tail", st.just(""),
-                                st.just("};{MSG=a};{FQDN=b};{IP=c};{LRT=d}]"))
+        return led(part) + part("tail", st.just(""), st.sampled_from([
+            "};{MSG=a};{FQDN=b};{IP=c};{LRT=d}]",
+            ". OutboundProxyTargetIP: 1.2.3.4. OutboundProxyTargetHostName: a.b"]))
     opening = part("opening", st.sampled_from(["Reason: [{LED=", "[{LED="]),
                    st.just("Defer: [{LED="))
-    fields = "".join(f"}};{{{name}={part('field', PLAIN, TRICKY)}"
+    fields = "".join(f"}};{{{name}={part('field', PLAIN | SOCKET, TRICKY)}"
                      for name in ("MSG", "FQDN", "IP"))
     out = f"{opening}{led(part)}{fields}}};{{LRT={lrt(part)}}}]"
     if draw(st.booleans()):
@@ -145,6 +162,14 @@ def test_arbitrary_text_agrees_with_general_path(text: str) -> None:
     # A suffix keyword inside the last word moves the general path's cut.
     ("[{LED=450 4.4.316 x};{MSG=};{FQDN=};{IP=};{LRT=}]. OutboundProxyTargetIP: 1.2.3.4. "
      "OutboundProxyTargetHostName: OutboundProxyTargetIP:x"),
+    # A suffix word the fast pattern does not take (not ASCII): the general path reads it.
+    ("[{LED=450 4.4.316 x};{MSG=};{FQDN=};{IP=};{LRT=}]. OutboundProxyTargetIP: \xe9. "
+     "OutboundProxyTargetHostName: a.b"),
+    "450 4.4.316 refused [Message=x] [a..b]",  # an empty label: no EOP server to the general path
+    "450 4.4.316 refused [a.b] [Message=x]",  # the reply text runs on to the first `[Key=`
+    "450 4.4.316 refused [Message=x]  [LastAttemptedIP=y]",  # other white space between brackets
+    "450 4.4.316 refused [Message=x] [LastAttemptedIP=y] trailing]",  # `]` after the last bracket
+    "450 4.4.316 refused [Message=x]. OutboundProxyTargetIP: 1.2.3.4",  # NDR text with a suffix
 ])
 def test_near_misses_are_left_to_the_general_path(text: str) -> None:
     assert _decode_dominant(text) is None
@@ -160,6 +185,18 @@ def test_near_misses_are_left_to_the_general_path(text: str) -> None:
 ])
 def test_odd_parts_agree(text: str) -> None:
     agree(text)
+
+
+@pytest.mark.parametrize("text", [
+    # Without `}` in the LED and the fields, a `{` in them leaves every field where the general
+    # path (then reading by anchors) finds it.
+    ("[{LED=450 4.4.316 a{b [Message={x] [a.b]};{MSG=c{d};{FQDN={};{IP=i};"
+     "{LRT=3/16/2017 4:59:18 PM}]"),
+    "[{LED=450 4.4.316 x};{MSG=};{FQDN=};{IP=};{LRT={}]",
+    "450 4.4.316 x [Message=a [b] [LastAttemptedIP=c][SmtpSecurity=d] (Socket error code 5)",
+])
+def test_odd_values_on_the_fast_path(text: str) -> None:
+    assert agree(text) is not None
 
 
 def test_well_formed_strings_take_the_fast_path() -> None:

@@ -13,10 +13,11 @@ text (`... returned '450 4.4.316 Connection refused [Message=...] [...](Socket e
 goes through the same LED decoding. The decoder is called once per trace row, so it works with
 a handful of precompiled regexes and `str.find`, never character by character.
 
-Almost every real string has one well-formed shape (brackets in their usual order, no braces or
-brackets inside values). Those are read by one regex in one pass (`_decode_dominant`); anything
-else, or anything that pattern would read differently, goes the general way (`_decode_general`).
-Both must give equal results: tests/test_reason_fastpath.py checks it.
+Almost every real string has one well-formed shape (brackets in their usual order, no `}` or `]`
+inside values). Those are read by one regex pass over the whole string and, when the LED holds
+brackets, one over the LED (`_decode_dominant`); anything else, or anything those patterns would
+read differently, goes the general way (`_decode_general`). Both must give equal results:
+tests/test_reason_fastpath.py checks it.
 """
 
 from __future__ import annotations
@@ -73,34 +74,41 @@ _PROXY_HOST = "OutboundProxyTargetHostName:"
 
 # The dominant shape, bracketed (`Reason: [{LED=...};{MSG=...};...}]. OutboundProxy...`) or as NDR
 # text (`450 4.4.316 Connection refused [Message=...] ... [<EOP server>](Socket error code N)`).
-# Long values are matched as "anything but one character" (`[^]]*`, `[^}]*`), which the regex
-# engine scans about six times faster than a set of characters; the LRT's usual US form is taken
-# apart here too (see _us_time). What the pattern leaves open (braces in values, suffix keywords
-# inside the text) is checked in _decode_dominant, so that each match reads exactly as the
-# general path would.
-_META_VALUE = r"([^]]*)"
-_DOMINANT = re.compile(
-    r"(Reason: \[\{LED=|\[\{LED=)?"
-    r"([2-5]\d\d)[ -]([2-5]\.\d{1,3}\.\d{1,3}) ([^[}]*)"
-    r"(?:(?= \[)"
-    r"(?: \[Message=" + _META_VALUE + r"\])?"
-    r"(?: \[LastAttemptedServerName=" + _META_VALUE + r"\])?"
-    r"(?: \[LastAttemptedIP=" + _META_VALUE + r"\])?"
-    r"(?: \[SmtpSecurity=" + _META_VALUE + r"\])?"
-    r"(?: \[([A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+)"
-    r"(?: (\d{4}-\d\d-\d\dT[0-9:.]+Z?))?(?: ([0-9A-Fa-f]{16}))?\])?"
-    r"[^][}]*)?"
-    r"(?:\};\{MSG=([^}]*)\};\{FQDN=([^}]*)\};\{IP=([^}]*)\};\{LRT="
+# The regex engine scans "anything but one character" (`[^}]*`) about eight times faster than a
+# set of characters, so long values are matched that way (a value may then hold `{`, which the
+# general path reads the same way), and the other sets are ASCII ranges, which compile to bitmaps.
+# An optional part is written `(?:...|)`: as `(?:...)?` it costs a copy of all group marks.
+_REPLY_CODES = r"([2-5]\d\d)[ -]([2-5]\.\d{1,3}\.\d{1,3}) "
+# The reply up to the first `[`, the metadata brackets in their usual order, then text that the
+# general path drops. The EOP server bracket is a narrower _EOP_BRACKET in ASCII sets (its own
+# `\s` and repeated label group cost more than the rest of the LED); a host with an empty label
+# (`a..b`), which _EOP_BRACKET would not accept, is declined afterwards.
+_METADATA = (
+    r"([^[]*)"
+    r"(?:\[Message=([^]]*)\] ?|)"
+    r"(?:\[LastAttemptedServerName=([^]]*)\] ?|)"
+    r"(?:\[LastAttemptedIP=([^]]*)\] ?|)"
+    r"(?:\[SmtpSecurity=([^]]*)\] ?|)"
+    r"(?:\[([A-Za-z0-9][A-Za-z0-9-]*\.[A-Za-z0-9.-]*[A-Za-z0-9-])"
+    r"(?: ([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z?)|)(?: ([0-9A-Fa-f]{16})|)\]|)"
+    r"([^[]*)"
+)
+# The LRT's usual US form is taken apart here (see _us_time); the suffix words are `[!-9;-~]`, i.e.
+# printable ASCII but `:`.
+_BRACKETED = re.compile(
+    r"(?:Reason: )?\[\{LED=" + _REPLY_CODES + r"([^}]*)\};\{MSG=([^}]*)\};\{FQDN=([^}]*)\};"
+    r"\{IP=([^}]*)\};\{LRT="
     r"(?:([0-9]{1,2})/([0-9]{1,2})/([0-9]{4}) (1[0-2]|[1-9]):([0-9]{2}):([0-9]{2}) ([AP])M"
     r"|([^}]*))\}\]"
-    r"(?:\. OutboundProxyTargetIP: ([^\s:]*[^\s:.])\. "
-    r"OutboundProxyTargetHostName: ([^\s:]*[^\s:.])\.?)?)?"
+    r"(?:\. OutboundProxyTargetIP: ([!-9;-~]*[!-\-/-9;-~])\. "
+    r"OutboundProxyTargetHostName: ([!-9;-~]*[!-\-/-9;-~])\.?|)"
 )
-
-
-# (`P`, `4`) -> `16`: 12-hour clock to 24-hour, for _us_time (12 AM is midnight).
-_HOUR_24 = {(meridiem, str(hour)): f"{hour % 12 + (12 if meridiem == 'P' else 0):02d}"
-            for meridiem in "AP" for hour in range(1, 13)}
+_LED_METADATA = re.compile(_METADATA)
+_NDR = re.compile(_REPLY_CODES + _METADATA)
+# For _us_time: a one-digit day or month padded; 12-hour clock to 24-hour (12 AM is midnight).
+_PAD = {str(n): f"0{n}" for n in range(10)}
+_HOUR_AM = {str(hour): f"{hour % 12:02d}" for hour in range(1, 13)}
+_HOUR_PM = {str(hour): f"{hour % 12 + 12:02d}" for hour in range(1, 13)}
 
 
 class _Draft:
@@ -145,41 +153,61 @@ def _decode(text: str) -> DeferReason | None:
 
 
 def _decode_dominant(text: str) -> DeferReason | None:
-    """The dominant shape in one regex pass; None for any other string (not only non-reasons)."""
-    m = _DOMINANT.fullmatch(text)
-    if m is None:
-        return None
-    (opening, smtp, enhanced, reply, message, server, attempted_ip, security, eop_server,
-     eop_time, eop_session, msg, fqdn, ip, month, day, year, hour, minute, second, meridiem, lrt,
-     proxy_ip, proxy_host) = m.groups()
-    if (opening is None) != (msg is None):
-        return None  # LED without its fields, or NDR text followed by them: unusual, be exact
-    if proxy_ip is None and "OutboundProxyTarget" in text:
-        return None  # a suffix keyword inside a value would move the general path's cut
-    if opening is None and "LED=" in text:
-        return None  # the general path would read NDR text from that `LED=` on
-    if opening is not None and text.count("{") != 5:
-        return None  # braces inside the values: the general path reads them field by field
+    """The dominant shape in one or two regex passes; None for any other string (not only
+    non-reasons). Each early None marks where the general path could read the string otherwise."""
+    m = _BRACKETED.fullmatch(text)
+    if m is not None:
+        (smtp, enhanced, led, msg, fqdn, ip, month, day, year, hour, minute, second, meridiem, lrt,
+         proxy_ip, proxy_host) = m.groups()
+        if proxy_ip is None and "OutboundProxyTarget" in text:
+            return None  # a suffix keyword inside a value would move the general path's cut
+        if "[" in led:
+            r = _LED_METADATA.fullmatch(led)
+            if r is None:
+                return None
+            (reply, message, server, attempted_ip, security, eop_server, eop_time, eop_session,
+             after) = r.groups()
+        else:
+            reply, after = led, ""
+            message = server = attempted_ip = security = eop_server = eop_time = eop_session = None
+    elif "LED=" in text or "OutboundProxyTarget" in text:
+        return None  # the general path would read NDR text from that `LED=` on, or cut it
+    else:
+        r = _NDR.fullmatch(text)
+        if r is None:
+            return None
+        (smtp, enhanced, reply, message, server, attempted_ip, security, eop_server, eop_time,
+         eop_session, after) = r.groups()
+        msg = fqdn = ip = month = lrt = proxy_ip = proxy_host = None
+    if "]" in after or eop_server and ".." in eop_server:
+        return None  # the general path would end the last bracket there, or not read that host
     d = _Draft()
     d.raw = text
     d.smtp_code = int(smtp)
     d.enhanced_code = enhanced
     d.text = _reply_text(reply)
     d.inner_message = message and message.strip() or None
+    d.last_attempted_server = server and server.strip() or None
+    d.last_attempted_ip = attempted_ip and attempted_ip.strip() or None
+    d.smtp_security = security and security.strip() or None
+    d.eop_server = eop_server
+    d.eop_time = eop_time and parse_time(eop_time)
+    d.eop_session = eop_session and eop_session.upper()
     d.msg = msg and msg.strip() or None
     d.fqdn = fqdn and fqdn.strip() or None
     d.ip = ip and ip.strip() or None
     d.lrt = _us_time(month, day, year, hour, minute, second, meridiem) if month else \
         parse_time(lrt)
-    d.last_attempted_server = server and server.strip() or None
-    d.last_attempted_ip = attempted_ip and attempted_ip.strip() or None
-    d.smtp_security = security and security.strip() or None
-    d.eop_server = eop_server
-    d.eop_time = parse_time(eop_time)
-    d.eop_session = eop_session and eop_session.upper()
     d.proxy_target_ip = proxy_ip
     d.proxy_target_host = proxy_host
-    d.socket_error = _socket_error(text)
+    # The socket error is most often the whole Message or MSG value; when no `error code` comes
+    # before that value, it is the first in the text, and the scan of _socket_error is saved.
+    socket_error = None
+    if message is not None and "error code" not in reply:
+        socket_error = _whole_socket_error(message)
+    elif msg is not None and "error code" not in led:  # a MSG only in the bracketed form
+        socket_error = _whole_socket_error(msg)
+    d.socket_error = _socket_error(text) if socket_error is None else socket_error
     d.truncated = False
     d.__class__ = DeferReason
     return d  # type: ignore[return-value]
@@ -190,8 +218,9 @@ def _us_time(month: str, day: str, year: str, hour: str, minute: str, second: st
     """An LRT in the service's US form (`3/16/2017 4:59:18 PM`), read as parse_time reads it
     but by the C ISO parser: the general route costs a third of a whole fast decode."""
     try:
-        return datetime.fromisoformat(f"{year}-{month:0>2}-{day:0>2}T{_HOUR_24[meridiem, hour]}:"
-                                      f"{minute}:{second}+00:00")
+        hour = (_HOUR_PM if meridiem == "P" else _HOUR_AM)[hour]
+        return datetime.fromisoformat(f"{year}-{_PAD.get(month, month)}-{_PAD.get(day, day)}T"
+                                      f"{hour}:{minute}:{second}+00:00")
     except ValueError:  # no such day
         return None
 
@@ -199,9 +228,10 @@ def _us_time(month: str, day: str, year: str, hour: str, minute: str, second: st
 def _reply_text(text: str) -> str:
     """The reply's own words: without the `(Socket error code N)` or `##` that may end them."""
     text = text.strip()
-    if text.endswith(")"):
+    end = text[-1:]
+    if end == ")":
         return _SOCKET_TAIL.sub("", text)
-    if text.endswith("#"):
+    if end == "#":
         return text.rstrip("#").rstrip()
     return text
 
@@ -264,6 +294,15 @@ def _socket_error(text: str) -> int | None:
         if m:
             return int(m.group(1))
         at = text.find("error code", at + 10)
+    return None
+
+
+def _whole_socket_error(value: str) -> int | None:
+    """N when the value is just `Socket error code N` (up to 9 digits), read as _SOCKET reads it."""
+    if value.startswith("Socket error code "):
+        number = value[18:]
+        if number.isdecimal() and len(number) <= 9:
+            return int(number)
     return None
 
 

@@ -16,8 +16,8 @@ import random
 import sys
 import time
 
+from mailflow_doctor.evidence._records import cycle_collection_paused
 from mailflow_doctor.evidence.trace import reason as reason_module
-from mailflow_doctor.evidence.trace._csvtable import cycle_collection_paused
 from mailflow_doctor.evidence.trace.reason import decode_reason
 
 TARGET = 200_000

@@ -19,8 +19,9 @@ from casegen import extended_csv, extended_row, led
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailflow_doctor.evidence._records import cycle_collection_paused, draft_of
 from mailflow_doctor.evidence.trace import extended_csv as extended_reader
-from mailflow_doctor.evidence.trace._csvtable import Table, cycle_collection_paused
+from mailflow_doctor.evidence.trace._csvtable import Table
 from mailflow_doctor.model import InputProblem, Location
 from mailflow_doctor.model.trace import TraceEvent
 
@@ -117,3 +118,20 @@ def test_extended_events_are_whole_trace_events(tmp_path) -> None:
     for event in events:
         assert type(event) is TraceEvent
         assert TraceEvent(**{f.name: getattr(event, f.name) for f in fields(TraceEvent)}) == event
+
+
+def test_drafts_become_records_equal_to_constructed_ones() -> None:
+    """draft_of serves slots records (TraceEvent) and dict records (Location) alike."""
+    when = datetime(2026, 11, 23, 13, 41, tzinfo=UTC)
+    location = draft_of(Location)()
+    location.source, location.line = "trace.csv", 7
+    location.__class__ = Location
+    assert location == Location("trace.csv", 7) and hash(location) == hash(Location("trace.csv", 7))
+    built = TraceEvent(when, "<m@x>", "a@b", "defer", Location("trace.csv", 7))
+    event = draft_of(TraceEvent)()
+    for f in fields(TraceEvent):
+        setattr(event, f.name, getattr(built, f.name))
+    event.__class__ = TraceEvent
+    assert event == built and repr(event) == repr(built)
+    with pytest.raises(AttributeError):
+        event.recipient = "c@d"  # frozen once it is the record

@@ -10,10 +10,8 @@ becomes an InputProblem naming its line; the other rows go on.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -54,23 +52,6 @@ def raw_excerpt(raw: str) -> str:
 def _event_name(text: str) -> str:
     """`RECEIVE`, ` Send` -> `receive`, `send`: a report spells a few names a million times."""
     return " ".join(text.lower().split())
-
-
-@contextmanager
-def cycle_collection_paused() -> Iterator[None]:
-    """Build a million records without Python's cycle collector running in between.
-
-    The records hold no reference cycles, so each full collection only walks every record made
-    so far and frees nothing; for a large report that was a fifth of the reading time.
-    Objects are still freed by reference counting, and the collector's state is restored.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True)

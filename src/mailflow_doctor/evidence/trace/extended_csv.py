@@ -18,7 +18,8 @@ from sys import intern
 
 from ...model import Location, Parsed
 from ...model.trace import TraceEvent
-from ._csvtable import Table, cycle_collection_paused, header_columns, open_table, raw_excerpt
+from .._records import cycle_collection_paused, draft_of
+from ._csvtable import Table, header_columns, open_table, raw_excerpt
 from .reason import decode_reason
 
 KIND = "message-trace-extended"
@@ -50,14 +51,8 @@ def _recipients(field: str) -> list[str]:
     return found or [""]
 
 
-class _EventDraft:
-    """A TraceEvent under construction: same slots, plain attribute stores, then its class.
-
-    TraceEvent is frozen, and its __init__ (one object.__setattr__ per field) would cost about a
-    fifth of the time a million-row report may take.
-    """
-
-    __slots__ = TraceEvent.__slots__
+# TraceEvent's frozen __init__ would cost about a fifth of a million-row report (see _records).
+_EventDraft = draft_of(TraceEvent)
 
 
 def parse(path: str | Path) -> Parsed[TraceEvent]:

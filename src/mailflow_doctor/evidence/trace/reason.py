@@ -27,6 +27,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from ...model.trace import DeferReason
+from .._records import draft_of
 from ..timefmt import parse_time
 
 __all__ = ["decode_reason"]
@@ -111,14 +112,8 @@ _HOUR_AM = {str(hour): f"{hour % 12:02d}" for hour in range(1, 13)}
 _HOUR_PM = {str(hour): f"{hour % 12 + 12:02d}" for hour in range(1, 13)}
 
 
-class _Draft:
-    """A DeferReason under construction: same slots, but plain attribute stores.
-
-    DeferReason is frozen, so its __init__ sets each of its 19 fields with object.__setattr__,
-    which costs more than the decoding itself; a draft is filled and then given its class.
-    """
-
-    __slots__ = DeferReason.__slots__
+# DeferReason's frozen __init__ costs more than the decoding itself (see _records).
+_Draft = draft_of(DeferReason)
 
 
 def decode_reason(text: str) -> DeferReason | None:

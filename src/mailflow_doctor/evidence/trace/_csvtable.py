@@ -78,17 +78,10 @@ class _LineTap:
     """
 
     def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
+        self.lines = lines  # who reads from here directly counts the lines it takes
         self._back: str | None = None
         self.count = 0  # lines read so far
         self.taken: list[str] = []
-
-    def read(self) -> str | None:
-        """The next line, or None at the end of the file."""
-        line = next(self._lines, None)
-        if line is not None:
-            self.count += 1
-        return line
 
     def give_back(self, line: str) -> None:
         self._back = line
@@ -99,7 +92,7 @@ class _LineTap:
     def __next__(self) -> str:
         line = self._back
         if line is None:
-            line = next(self._lines)
+            line = next(self.lines)
             self.count += 1
         else:
             self._back = None
@@ -147,7 +140,8 @@ class Table:
         """
         tap = self._tap
         limit = csv.field_size_limit()
-        while (line := tap.read()) is not None:
+        for line in tap.lines:  # the tap's own source: csv.reader below takes from it too
+            tap.count += 1
             start = tap.count
             if '"' not in line and len(line) <= limit:
                 content = line.rstrip("\r\n")

@@ -33,9 +33,11 @@ _COLUMNS = _BASICS + ("recipient_status", "client_ip", "server_ip", "server_host
                       "recipient_address", "network_message_id", "sender_address")
 _OUTBOUND = {"send", "defer", "fail", "sendexternal"}
 _DECODE_EVENTS = {"defer", "fail"}
-# Columns kept in TraceEvent.data besides those with their own field.
-_EXTRAS = ("client_hostname", "connector_id", "source_context", "directionality",
-           "original_client_ip", "message_subject")
+# Columns kept in TraceEvent.data besides those with their own field, and whether their values
+# repeat enough to be shared (a report has a million rows but a handful of connectors and EOP
+# hosts; interning a value met once only costs time and memory).
+_EXTRAS = (("client_hostname", True), ("connector_id", True), ("source_context", False),
+           ("directionality", True), ("original_client_ip", False), ("message_subject", False))
 
 
 def sniff(head: str) -> bool:
@@ -74,7 +76,7 @@ def _events(table: Table) -> list[TraceEvent]:
     # Cells are read by position: a dict per row would cost more than the rest of the row.
     (at_time, at_id, at_event, at_status, at_client, at_server_ip, at_server_host,
      at_recipients, at_trace, at_sender) = map(table.index, _COLUMNS)
-    extras = tuple((column, table.index(column)) for column in _EXTRAS)
+    extras = tuple((column, table.index(column), shared) for column, shared in _EXTRAS)
     events: list[TraceEvent] = []
     for line, cells, raw in table.records():
         basics = table.basics(line, _BASICS, (cells[at_time].strip(), cells[at_id].strip(),
@@ -98,12 +100,10 @@ def _events(table: Table) -> list[TraceEvent]:
         trace_id = cells[at_trace].strip() or None
         sender = cells[at_sender].strip() or None
         source_ip = (cells[at_client].strip() or None) if outbound else None
-        # Only the columns worth keeping; repeated values are shared (a report has a million
-        # rows and a handful of connectors and hosts).
         data: dict[str, str] = {}
-        for column, i in extras:
+        for column, i, shared in extras:
             if value := cells[i].strip():
-                data[column] = intern(value)
+                data[column] = intern(value) if shared else value
         for recipient in _recipients(cells[at_recipients]):
             e = _EventDraft()
             e.time_utc = when

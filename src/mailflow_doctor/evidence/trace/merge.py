@@ -141,8 +141,17 @@ def _collapse(copies: list[TraceEvent]) -> list[TraceEvent]:
     if len(columns[0]) == 1:
         ranked = sorted((column[0] for column in columns), key=_rank)
         return [_combine(ranked[0], ranked[1:])]
-    return [_combine(best, [c[i] for c in columns[1:] if i < len(c)])
-            for i, best in enumerate(columns[0])]
+    kept = set(columns[0])
+    out: list[TraceEvent] = []
+    for i, best in enumerate(columns[0]):
+        combined = _combine(best, [c[i] for c in columns[1:] if i < len(c)])
+        # Completing a poorer copy can make it equal to another record of its file, which a
+        # second merge would count once: such a copy stays as it was.
+        out.append(best if combined is not best and (combined in kept or combined in out)
+                   else combined)
+    # Completing changes how copies order (a finer time, a filled address): order them anew,
+    # as a second merge would.
+    return sorted(out, key=_order)
 
 
 def _place(e: TraceEvent) -> tuple:

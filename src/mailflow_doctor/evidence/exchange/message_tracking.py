@@ -25,9 +25,10 @@ from pathlib import Path
 from ...model import InputProblem, Location, Parsed
 from ...model.exchange import TrackingEvent
 from ...model.trace import DeferReason
-from ..textio import capped, gathered, iter_lines
+from ..textio import capped, gathered
 from ..timefmt import parse_time
 from ..trace.reason import decode_reason
+from ._w3c import W3CLogReader
 
 KIND = "exchange-message-tracking"
 
@@ -91,37 +92,19 @@ def iter_events(path: str | Path) -> Iterator[Item]:
     return capped(source, _LogReader(source).items())
 
 
-class _LogReader:
+class _LogReader(W3CLogReader[TrackingEvent]):
     """The header state of one file: which field list the rows below follow."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
+        super().__init__(source)
         self.names: tuple[str, ...] | None = None  # None until a #Fields line: go by the count
 
-    def items(self) -> Iterator[Item]:
-        try:
-            for entry in iter_lines(self.source):
-                if isinstance(entry, InputProblem):
-                    yield entry
-                    continue
-                number, text, complete = entry
-                if not text.strip():
-                    continue
-                if text.startswith("#"):
-                    if problem := self._header(number, text):
-                        yield problem
-                    continue
-                event = self._event(number, text)
-                if isinstance(event, str):
-                    cut = "" if complete else "incomplete last line (file cut off?): "
-                    yield self._problem(number, cut + event)
-                else:
-                    yield event
-        except OSError as exc:
-            yield InputProblem(Location(self.source), f"cannot read file: {exc.strerror or exc}")
-
-    def _problem(self, number: int, message: str) -> InputProblem:
-        return InputProblem(Location(self.source, number), message)
+    def _row(self, number: int, text: str, complete: bool) -> tuple[Item]:
+        event = self._event(number, text)
+        if isinstance(event, str):
+            cut = "" if complete else "incomplete last line (file cut off?): "
+            return (self._problem(number, cut + event),)
+        return (event,)
 
     def _header(self, number: int, text: str) -> InputProblem | None:
         """`#Fields` steers the rows below it; a foreign `#Log-type` is noted; the rest are

@@ -22,10 +22,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from ...model import InputProblem, Location, Parsed
+from ...model import InputProblem, Parsed
 from ...model.exchange import SmtpSession
-from ..textio import capped, gathered, iter_lines
+from ..textio import capped, gathered
 from ._smtp_session import Row, SessionState
+from ._w3c import W3CLogReader
 from .layout import origin
 
 KIND = "smtp-protocol-log"
@@ -86,38 +87,21 @@ def iter_sessions(path: str | Path) -> Iterator[Item]:
     return capped(source, _LogReader(source).items())
 
 
-class _LogReader:
+class _LogReader(W3CLogReader[SmtpSession]):
     """The header state of one file and its open sessions."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
+        super().__init__(source)
         self.server = origin(source).server
         self.columns = {name: i for i, name in enumerate(STANDARD_FIELDS)}
         self.log_type: Literal["receive", "send"] | None = None
         self.open: dict[tuple[str, str], SessionState] = {}
         self.rows = 0
 
-    def items(self) -> Iterator[Item]:
-        try:
-            for entry in iter_lines(self.source):
-                if isinstance(entry, InputProblem):
-                    yield entry
-                    continue
-                number, text, complete = entry
-                if not text.strip():
-                    continue
-                if text.startswith("#"):
-                    if problem := self._header(number, text):
-                        yield problem
-                    continue
-                yield from self._row(number, text, complete)
-        except OSError as exc:
-            yield InputProblem(Location(self.source), f"cannot read file: {exc.strerror or exc}")
+    def _end(self) -> Iterator[SmtpSession]:
+        """Sessions still open when the file ends (cut off, or the log rolled over)."""
         for key in list(self.open):
             yield self.open.pop(key).finish(self.source)
-
-    def _problem(self, number: int, message: str) -> InputProblem:
-        return InputProblem(Location(self.source, number), message)
 
     def _header(self, number: int, text: str) -> InputProblem | None:
         """`#Log-type` and `#Fields` steer the rows below them; other `#` lines are comments."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_protocol_log import write as write_log
 
 from mailflow_doctor.evidence.collect import collect
 from mailflow_doctor.evidence.exchange import message_tracking as mt
@@ -61,10 +62,7 @@ def row(layout: tuple[str, ...] = mt.FIELDS_2013, **cells: str) -> str:
 
 def write(tmp_path: Path, lines: list[str], name: str = "MSGTRK2025031009-1.LOG", *,
           bom: bool = True, end: str = "\r\n") -> Path:
-    path = tmp_path / name
-    data = "".join(line + end for line in lines).encode("utf-8")
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
-    return path
+    return write_log(tmp_path, lines, name, bom=bom, end=end)
 
 
 def t(text: str) -> datetime:

@@ -8,20 +8,28 @@ cannot be read into one problem instead of an exception.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from ...model import InputProblem, Location
-from ..textio import iter_lines
+from ..textio import capped, iter_lines
 
 R = TypeVar("R")
 
 
-class W3CLogReader(Generic[R]):
+class W3CLogReader(ABC, Generic[R]):
     """Reads one file: `items()` gives records (R) and problems in file order."""
 
     def __init__(self, source: str) -> None:
         self.source = source
+
+    @classmethod
+    def stream(cls, path: str | Path) -> Iterator[R | InputProblem]:
+        """Records and problems of the file at `path` as read, problems capped; never raises."""
+        source = str(path)
+        return capped(source, cls(source).items())
 
     def items(self) -> Iterator[R | InputProblem]:
         try:
@@ -44,13 +52,13 @@ class W3CLogReader(Generic[R]):
     def _problem(self, number: int, message: str) -> InputProblem:
         return InputProblem(Location(self.source, number), message)
 
+    @abstractmethod
     def _header(self, number: int, text: str) -> InputProblem | None:
         """Take in a `#` line; a problem when it cannot be followed."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _row(self, number: int, text: str, complete: bool) -> Iterable[R | InputProblem]:
         """What a data line gives; `complete` is False for a last line without its line end."""
-        raise NotImplementedError
 
     def _end(self) -> Iterable[R | InputProblem]:
         """What is left at the end of the file (nothing, unless the reader holds records)."""

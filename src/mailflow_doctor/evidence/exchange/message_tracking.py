@@ -25,7 +25,7 @@ from pathlib import Path
 from ...model import InputProblem, Location, Parsed
 from ...model.exchange import TrackingEvent
 from ...model.trace import DeferReason
-from ..textio import capped, gathered
+from ..textio import gathered
 from ..timefmt import parse_time
 from ..trace.reason import decode_reason
 from ._w3c import W3CLogReader
@@ -88,8 +88,7 @@ def parse(path: str | Path) -> Parsed[TrackingEvent]:
 
 def iter_events(path: str | Path) -> Iterator[Item]:
     """Stream events and problems as they are read; never raises."""
-    source = str(path)
-    return capped(source, _LogReader(source).items())
+    return _LogReader.stream(path)
 
 
 class _LogReader(W3CLogReader[TrackingEvent]):

@@ -24,7 +24,7 @@ from typing import Literal
 
 from ...model import InputProblem, Parsed
 from ...model.exchange import SmtpSession
-from ..textio import capped, gathered
+from ..textio import gathered
 from ._smtp_session import Row, SessionState
 from ._w3c import W3CLogReader
 from .layout import origin
@@ -83,8 +83,7 @@ def parse(path: str | Path) -> Parsed[SmtpSession]:
 
 def iter_sessions(path: str | Path) -> Iterator[Item]:
     """Stream sessions as they complete, and problems as they are found; never raises."""
-    source = str(path)
-    return capped(source, _LogReader(source).items())
+    return _LogReader.stream(path)
 
 
 class _LogReader(W3CLogReader[SmtpSession]):

@@ -8,6 +8,7 @@ cannot be read into one problem instead of an exception.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -17,6 +18,11 @@ from ...model import InputProblem, Location
 from ..textio import capped, iter_lines
 
 R = TypeVar("R")
+
+HEADER = re.compile(r"#\s*([A-Za-z-]+)\s*:\s*(.*)")  # `#Key: value`, one line
+# The same headers found in a file's first block of text (sniffing):
+LOG_TYPE_LINE = re.compile(r"^#\s*log-type\s*:\s*(.*?)\s*$", re.I | re.M)
+FIELDS_LINE = re.compile(r"^#\s*fields\s*:\s*(.*?)\s*$", re.I | re.M)
 
 
 class W3CLogReader(ABC, Generic[R]):

@@ -28,7 +28,7 @@ from ...model.trace import DeferReason
 from ..textio import gathered
 from ..timefmt import parse_time
 from ..trace.reason import decode_reason
-from ._w3c import W3CLogReader
+from ._w3c import FIELDS_LINE, HEADER, LOG_TYPE_LINE, W3CLogReader
 
 KIND = "exchange-message-tracking"
 
@@ -49,9 +49,6 @@ SUBJECT = "message-subject"
 ALWAYS_DECODED = frozenset({"DEFER", "FAIL"})
 EXCERPT_CHARS = 300
 
-_HEADER = re.compile(r"#\s*([A-Za-z-]+)\s*:\s*(.*)")
-_LOG_TYPE_LINE = re.compile(r"^#\s*log-type\s*:\s*(.*?)\s*$", re.I | re.M)
-_FIELDS_LINE = re.compile(r"^#\s*fields\s*:\s*(.*?)\s*$", re.I | re.M)
 _EVENT_ID = re.compile(r"[A-Za-z][A-Za-z_]*")
 _REPLY_OR_LED = re.compile(r"\s*(?:[2-5]\d\d[ -]|[2-5]\.\d{1,3}\.\d{1,3}(?![\d.])|\{?\[\{LED=)")
 # A `;` that starts the next recipient's status, not one inside a status text or LED string.
@@ -67,9 +64,9 @@ def _field_names(value: str) -> tuple[str, ...]:
 def sniff(head: str) -> bool:
     """True for a tracking log: by its `#Log-type`/`#Fields` header, or by its first row."""
     head = head.lstrip("\ufeff")
-    if m := _LOG_TYPE_LINE.search(head):
+    if m := LOG_TYPE_LINE.search(head):
         return m.group(1).lower() == LOG_TYPE
-    if m := _FIELDS_LINE.search(head):
+    if m := FIELDS_LINE.search(head):
         return _REQUIRED <= set(_field_names(m.group(1)))
     first = next((line for line in head.splitlines() if line.strip()), "")
     try:
@@ -108,7 +105,7 @@ class _LogReader(W3CLogReader[TrackingEvent]):
     def _header(self, number: int, text: str) -> InputProblem | None:
         """`#Fields` steers the rows below it; a foreign `#Log-type` is noted; the rest are
         comments (`#Software`, `#Version`, `#Date`)."""
-        m = _HEADER.match(text)
+        m = HEADER.match(text)
         if not m:
             return None
         key, value = m.group(1).lower(), m.group(2).strip()

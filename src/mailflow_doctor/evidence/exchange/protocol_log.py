@@ -26,7 +26,7 @@ from ...model import InputProblem, Parsed
 from ...model.exchange import SmtpSession
 from ..textio import gathered
 from ._smtp_session import Row, SessionState
-from ._w3c import W3CLogReader
+from ._w3c import FIELDS_LINE, HEADER, LOG_TYPE_LINE, W3CLogReader
 from .layout import origin
 
 KIND = "smtp-protocol-log"
@@ -40,9 +40,6 @@ _LOG_TYPES: dict[str, Literal["receive", "send"]] = {
     "smtp receive protocol log": "receive",
     "smtp send protocol log": "send",
 }
-_HEADER = re.compile(r"#\s*([A-Za-z-]+)\s*:\s*(.*)")
-_LOG_TYPE_LINE = re.compile(r"^#\s*log-type\s*:\s*(.*?)\s*$", re.I | re.M)
-_FIELDS_LINE = re.compile(r"^#\s*fields\s*:\s*(.*?)\s*$", re.I | re.M)
 _ROW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 _UTC_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 _SESSION_ID = re.compile(r"[0-9A-Fa-f]{16}")
@@ -55,9 +52,9 @@ Item = SmtpSession | InputProblem
 def sniff(head: str) -> bool:
     """True for a protocol log: by its `#Log-type`/`#Fields` header, or by its first row."""
     head = head.lstrip("\ufeff")
-    if m := _LOG_TYPE_LINE.search(head):
+    if m := LOG_TYPE_LINE.search(head):
         return m.group(1).lower() in _LOG_TYPES
-    if m := _FIELDS_LINE.search(head):
+    if m := FIELDS_LINE.search(head):
         return tuple(n.strip().lower() for n in m.group(1).split(",")) == STANDARD_FIELDS
     first = next((line for line in head.splitlines() if line.strip()), "")
     try:
@@ -104,7 +101,7 @@ class _LogReader(W3CLogReader[SmtpSession]):
 
     def _header(self, number: int, text: str) -> InputProblem | None:
         """`#Log-type` and `#Fields` steer the rows below them; other `#` lines are comments."""
-        m = _HEADER.match(text)
+        m = HEADER.match(text)
         if not m:
             return None
         key, value = m.group(1).lower(), m.group(2).strip()

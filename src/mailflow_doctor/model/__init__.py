@@ -39,7 +39,7 @@ class Cause(str, Enum):
 Severity = Literal["error", "warning", "info"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: every record of a large log holds one
 class Location:
     """A file (or probe) and, when known, the 1-based line or row inside it."""
 

@@ -83,7 +83,7 @@ class FirewallRuleset(Protocol):
     ) -> FlowVerdict: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a deny log can run to millions of lines
 class DenyEvent:
     """One firewall log line about a TCP connection attempt (times UTC when known)."""
 

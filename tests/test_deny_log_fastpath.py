@@ -8,6 +8,8 @@ outside the wanted ranges, spelt in ways the scan must not miss (or wrongly take
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 from dataclasses import FrozenInstanceError, replace
 from datetime import timedelta
@@ -17,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailflow_doctor.diagnose import drops
 from mailflow_doctor.diagnose.drops import eop_filter
 from mailflow_doctor.evidence.firewall import deny_log
 from mailflow_doctor.ipspace import PrefixSet
@@ -173,7 +176,8 @@ def test_cached_minutes_read_stamps_as_the_stamp_pattern(stamps):
 def test_records_are_those_of_the_constructors():
     when = stamp_as_read_before("Nov 23 13:41:34", 2026)
     built = deny_log._deny(when, "104.47.1.1", "10.0.0.25", 25, "fw.log", 7, "deny", "acl",
-                           "outside", "  Nov 23 13:41:34 fw : %ASA-4-106023: Deny\r")
+                           "outside", deny_log._excerpt(
+                               "  Nov 23 13:41:34 fw : %ASA-4-106023: Deny\r"))
     expected = DenyEvent(when, "104.47.1.1", "10.0.0.25", 25, Location("fw.log", 7), "deny",
                          "acl", "outside", "Nov 23 13:41:34 fw : %ASA-4-106023: Deny")
     assert built == expected and hash(built) == hash(expected) and repr(built) == repr(expected)
@@ -181,3 +185,120 @@ def test_records_are_those_of_the_constructors():
     assert str(built.location) == "fw.log:7" and replace(built, rule=None).rule is None
     with pytest.raises(FrozenInstanceError):
         built.source_ip = "1.2.3.4"  # type: ignore[misc]
+
+
+# -- a large file read by two processes -----------------------------------------------------------
+# `_read_in_two` cuts the file at a line start; the forked process reads the second part and
+# sends it back as plain values. Whatever the cut, the result must equal one reader's.
+
+
+def one_reader(path, want) -> tuple[list, list]:
+    parsed = deny_log.Parsed()
+    deny_log._drain(deny_log._events(deny_log._Scan(str(path), 2026, want)), parsed)
+    return parsed.records, parsed.problems
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data(), sources=st.sampled_from(SOURCE_SETS[:2]), junk=st.booleans())
+def test_two_processes_read_what_one_reads(tmp_path, data, sources, junk):
+    lines = data.draw(st.lists(log_line(sources), min_size=1, max_size=30))
+    raw = "\n".join(lines).encode() + b"\n"
+    if junk:  # undecodable bytes in both parts: one problem, at the first
+        raw = b"\xff" + raw + b"\xfe\n"
+    path = tmp_path / "big.log"
+    path.write_bytes(raw)
+    starts = [0] + [i + 1 for i, byte in enumerate(raw) if byte == 10 and i + 1 < len(raw)]
+    split = data.draw(st.sampled_from(starts))
+    for want in (None, eop_filter(sources, 25)):
+        two = deny_log._read_in_two(deny_log._Scan(str(path), 2026, want), split)
+        assert (two.records, two.problems) == one_reader(path, want)
+    if junk:
+        assert [p.location.line for p in two.problems] == [1]
+
+
+def test_a_failed_second_process_is_made_up_for(tmp_path, capfd):
+    path = tmp_path / "big.log"
+    lines = [f"Nov 23 13:{n // 60:02d}:{n % 60:02d} fw : %ASA-4-106023: Deny tcp src outside:"
+             f"104.47.{n % 100}.{n % 250}/40000 dst inside:10.20.0.25/25 by access-group \"in\"\n"
+             for n in range(400)]
+    path.write_text("".join(lines))
+    want, parent, events = eop_filter(EOP, 25), os.getpid(), deny_log._events
+
+    def failing_in_the_child(*args, **kwargs):
+        if os.getpid() != parent:
+            raise MemoryError("the second process fails")
+        return events(*args, **kwargs)
+
+    with mock.patch.object(deny_log, "_events", failing_in_the_child):
+        two = deny_log._read_in_two(deny_log._Scan(str(path), 2026, want),
+                                    len("".join(lines[:200])))
+    records, problems = one_reader(path, want)
+    assert len(records) == 400 and (two.records, two.problems) == (records, problems)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_only_large_files_on_two_free_cores_without_threads_are_split(tmp_path, monkeypatch):
+    path = tmp_path / "big.log"
+    path.write_text("a" * 99 + "\n" + "b" * 9 + "\n" + "c" * 50 + "\n")  # middle: in line 1
+    assert deny_log._split_point(str(path)) is None  # below SPLIT_MIN
+    monkeypatch.setattr(deny_log, "SPLIT_MIN", 100)
+    cores = os.sched_getaffinity(0)
+    monkeypatch.setattr(deny_log.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert deny_log._split_point(str(path)) == 100  # the start of the line after the middle
+    monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0})
+    assert deny_log._split_point(str(path)) is None
+    monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: cores | {0, 1})
+    monkeypatch.setattr(deny_log.threading, "active_count", lambda: 2)
+    assert deny_log._split_point(str(path)) is None
+    path.write_text("x" * 200)  # no line start after the middle
+    monkeypatch.setattr(deny_log.threading, "active_count", lambda: 1)
+    assert deny_log._split_point(str(path)) is None
+
+
+def test_parse_of_a_split_file_equals_the_stream(tmp_path, monkeypatch):
+    path = tmp_path / "big.log"
+    path.write_text("\n".join(
+        f"Nov 23 13:41:{n % 60:02d} gw kernel: [1.5] DROP IN=eth0 OUT= SRC=104.47.{n}.9 "
+        f"DST=10.0.0.25 LEN=60 PROTO=TCP SPT=40000 DPT=25" for n in range(120)) + "\n")
+    monkeypatch.setattr(deny_log, "SPLIT_MIN", 0)
+    parts = []
+    real = deny_log._read_in_two
+    monkeypatch.setattr(deny_log, "_read_in_two", lambda scan, split: parts.append(split) or
+                        real(scan, split))
+    parsed = deny_log.parse(path)
+    assert [e.location.line for e in parsed.records] == list(range(1, 121))
+    assert parsed.records == list(deny_log.iter_events(path))
+    assert len(parts) == (deny_log._split_point(str(path)) is not None)
+
+
+# -- placing a source in its published range and network -----------------------------------------
+# `_Ranges.place` answers for a whole IPv4 /24 at once when no range splits it; it must answer
+# as placing each address on its own would, for ranges smaller than a /24 too.
+
+SPLIT_24S = PrefixSet.parse("104.47.1.128/25", "104.47.2.7/32", "104.47.3.0/24", "104.47.4.0/23")
+
+
+def place_alone(published: PrefixSet, text: str) -> tuple[str, str] | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    home = next((str(n) for n in published.networks() if address in n), None)
+    if home is None:
+        return None
+    if address.version == 4:
+        return home, str(ipaddress.ip_network(f"{address}/24", strict=False))
+    return home, str(ipaddress.ip_network(f"{address}/48", strict=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), published=st.sampled_from(SOURCE_SETS + [SPLIT_24S]))
+def test_sources_are_placed_as_each_address_alone(data, published):
+    ranges = drops._Ranges(published)
+    texts = data.draw(st.lists(source(published) | source(SPLIT_24S) | st.sampled_from(
+        ["104.47.1.127", "104.47.1.128", "104.47.2.7", "104.47.2.8", "104.47.5.255",
+         "104.47.6.0", "104.47.3.", ".1", "a.b.c.1"]), max_size=20))
+    for text in texts + texts:  # the second time from what the first remembered
+        assert ranges.place(text) == place_alone(published, text), text

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..model import Location
-from ..model.exchange import TrackingEvent
 from ..model.trace import TraceEvent
+from ..model.tracking import TrackingEvent
 
 
 @dataclass(frozen=True)

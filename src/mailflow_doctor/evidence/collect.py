@@ -20,9 +20,10 @@ from types import ModuleType
 
 from ..ipspace import PrefixSet
 from ..model import InputProblem, Location
-from ..model.exchange import SmtpSession, TrackingEvent
+from ..model.exchange import SmtpSession
 from ..model.firewall import DenyEvent, FirewallRuleset
 from ..model.trace import TraceEvent
+from ..model.tracking import TrackingEvent
 from .archives import Unpacker, archive_kind, store_folder
 from .textio import UnreadableInput, read_head
 from .trace.merge import merge

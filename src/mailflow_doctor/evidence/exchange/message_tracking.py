@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ...model import InputProblem, Location, Parsed
-from ...model.exchange import TrackingEvent
 from ...model.trace import DeferReason
+from ...model.tracking import TrackingEvent
 from ..textio import gathered
 from ..timefmt import parse_time
 from ..trace.reason import decode_reason

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ...model.exchange import SmtpSession, TrackingEvent
+from ...model.exchange import SmtpSession
+from ...model.tracking import TrackingEvent
 
 SLACK = timedelta(seconds=5)  # tracking and protocol log are written at slightly different times
 

@@ -7,7 +7,6 @@ cannot move the cursor or clear the terminal.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -73,6 +72,8 @@ def _info_dict(info: RunInfo) -> dict:
 
 
 def sessions_json(result: SessionsResult) -> str:
+    import json  # here: a text answer does without it (a repeated query is timed)
+
     f = result.filter
     return json.dumps({
         "schema": SESSIONS_SCHEMA,
@@ -148,6 +149,8 @@ def _row_dict(r: SummaryRow) -> dict:
 
 
 def summary_json(result: SummaryResult) -> str:
+    import json
+
     s = result.summary
     return json.dumps({
         "schema": SUMMARY_SCHEMA, "by": s.by, "instance": s.instance,

@@ -36,14 +36,17 @@ def prefix_sql(prefixes: PrefixSet | None, alias: str = "s") -> str:
 
 def window_sql(since: datetime | None, until: datetime | None, alias: str = "s"
                ) -> tuple[str, list]:
-    """SQL predicate and parameters: the session overlaps [since, until]."""
+    """SQL predicate and parameters: the session overlaps [since, until].
+
+    The times go in as text: a `datetime` parameter makes DuckDB import `decimal`, `uuid` and
+    `platform` to tell its type (~8 ms, a few per cent of a repeated query)."""
     where, params = [], []
     if since is not None:
-        where.append(f'{alias}."end" >= ?')
-        params.append(naive_utc(since))
+        where.append(f'{alias}."end" >= CAST(? AS TIMESTAMP)')
+        params.append(naive_utc(since).isoformat(" "))
     if until is not None:
-        where.append(f"{alias}.start <= ?")
-        params.append(naive_utc(until))
+        where.append(f"{alias}.start <= CAST(? AS TIMESTAMP)")
+        params.append(naive_utc(until).isoformat(" "))
     return (" AND ".join(where) or "TRUE"), params
 
 

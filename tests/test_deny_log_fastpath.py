@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import threading
 from dataclasses import FrozenInstanceError, replace
 from datetime import timedelta
 from unittest import mock
@@ -244,17 +245,36 @@ def test_only_large_files_on_two_free_cores_without_threads_are_split(tmp_path, 
     assert deny_log._split_point(str(path)) is None  # below SPLIT_MIN
     monkeypatch.setattr(deny_log, "SPLIT_MIN", 100)
     cores = os.sched_getaffinity(0)
-    monkeypatch.setattr(deny_log.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(deny_log, "_single_threaded", lambda: True)
     monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0, 1})
     assert deny_log._split_point(str(path)) == 100  # the start of the line after the middle
     monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0})
     assert deny_log._split_point(str(path)) is None
     monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: cores | {0, 1})
-    monkeypatch.setattr(deny_log.threading, "active_count", lambda: 2)
+    monkeypatch.setattr(deny_log, "_single_threaded", lambda: False)
     assert deny_log._split_point(str(path)) is None
     path.write_text("x" * 200)  # no line start after the middle
-    monkeypatch.setattr(deny_log.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(deny_log, "_single_threaded", lambda: True)
     assert deny_log._split_point(str(path)) is None
+
+
+def test_threads_of_any_kind_are_seen():
+    stop = threading.Event()
+    waiting = threading.Thread(target=stop.wait, args=(10,))
+    waiting.start()
+    try:
+        assert not deny_log._single_threaded()
+    finally:
+        stop.set()
+        waiting.join(10)
+    import duckdb  # its own worker threads, invisible to `threading`
+
+    con = duckdb.connect(config={"threads": 2})
+    try:
+        con.execute("SELECT 1").fetchall()
+        assert not deny_log._single_threaded()
+    finally:
+        con.close()
 
 
 def test_parse_of_a_split_file_equals_the_stream(tmp_path, monkeypatch):

@@ -411,13 +411,21 @@ def _split_point(source: str) -> int | None:
     process would hold their locks as they were)."""
     size = os.path.getsize(source)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    if size < SPLIT_MIN or cores < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+    if size < SPLIT_MIN or cores < 2 or not hasattr(os, "fork") or not _single_threaded():
         return None
     with open(source, "rb") as fh:
         fh.seek(size // 2)
         cut = fh.read(BLOCK).find(b"\n")
     split = size // 2 + cut + 1
     return split if 0 <= cut and split < size else None
+
+
+def _single_threaded() -> bool:
+    """No other thread, Python's or a library's (DuckDB starts its own), in this process."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc: only Python's threads can be seen
+        return threading.active_count() == 1
 
 
 def _drain(items: Generator[DenyEvent | InputProblem, None, int], out: Parsed[DenyEvent]

@@ -9,11 +9,12 @@ outside the wanted ranges, spelt in ways the scan must not miss (or wrongly take
 from __future__ import annotations
 
 import ipaddress
+import multiprocessing
 import os
 import re
 import threading
 from dataclasses import FrozenInstanceError, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -218,12 +219,19 @@ def test_two_processes_read_what_one_reads(tmp_path, data, sources, junk):
         assert [p.location.line for p in two.problems] == [1]
 
 
+def asa_log(path, count: int) -> int:
+    """A log of `count` ASA denies, with undecodable bytes in both halves; its middle line start."""
+    lines = [f"Nov 23 13:{n // 60 % 60:02d}:{n % 60:02d} fw : %ASA-4-106023: Deny tcp src outside:"
+             f"104.47.{n % 100}.{n % 250}/40000 dst inside:10.20.0.25/25 by access-group "
+             f"\"in\"\n".encode() for n in range(count)]
+    lines[3] = lines[count // 2 + 3] = b"\xff junk\n"
+    path.write_bytes(b"".join(lines))
+    return len(b"".join(lines[:count // 2]))
+
+
 def test_a_failed_second_process_is_made_up_for(tmp_path, capfd):
     path = tmp_path / "big.log"
-    lines = [f"Nov 23 13:{n // 60:02d}:{n % 60:02d} fw : %ASA-4-106023: Deny tcp src outside:"
-             f"104.47.{n % 100}.{n % 250}/40000 dst inside:10.20.0.25/25 by access-group \"in\"\n"
-             for n in range(400)]
-    path.write_text("".join(lines))
+    split = asa_log(path, 400)
     want, parent, events = eop_filter(EOP, 25), os.getpid(), deny_log._events
 
     def failing_in_the_child(*args, **kwargs):
@@ -232,11 +240,40 @@ def test_a_failed_second_process_is_made_up_for(tmp_path, capfd):
         return events(*args, **kwargs)
 
     with mock.patch.object(deny_log, "_events", failing_in_the_child):
-        two = deny_log._read_in_two(deny_log._Scan(str(path), 2026, want),
-                                    len("".join(lines[:200])))
+        two = deny_log._read_in_two(deny_log._Scan(str(path), 2026, want), split)
     records, problems = one_reader(path, want)
-    assert len(records) == 400 and (two.records, two.problems) == (records, problems)
+    assert len(records) == 398 and [p.location.line for p in problems] == [4]
+    assert (two.records, two.problems) == (records, problems)
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_no_second_process_to_be_had_reads_in_one_go(tmp_path):
+    path = tmp_path / "big.log"
+    split = asa_log(path, 300)
+    want = eop_filter(EOP, 25)
+    with mock.patch("multiprocessing.process.BaseProcess.start",
+                    side_effect=AssertionError("daemonic processes are not allowed to have "
+                                               "children")):
+        two = deny_log._read_in_two(deny_log._Scan(str(path), 2026, want), split)
+    assert (two.records, two.problems) == one_reader(path, want)
+
+
+def test_a_failing_reader_does_not_wait_for_the_second_process(tmp_path):
+    path = tmp_path / "big.log"
+    split = asa_log(path, 4000)  # the second half's events fill the pipe's buffer many times
+    parent, events, killed = os.getpid(), deny_log._events, []
+
+    def failing_here(scan, start=0, *args, **kwargs):
+        if os.getpid() == parent and start == 0:
+            raise KeyboardInterrupt
+        return events(scan, start, *args, **kwargs)
+
+    with mock.patch.object(deny_log, "_events", failing_here), \
+            mock.patch("multiprocessing.process.BaseProcess.kill", killed.append):
+        with pytest.raises(KeyboardInterrupt):
+            deny_log._read_in_two(deny_log._Scan(str(path), 2026, None), split)
+    assert killed == []  # it ended on its broken pipe, within the join's wait
+    assert multiprocessing.active_children() == []
 
 
 def test_only_large_files_on_two_free_cores_without_threads_are_split(tmp_path, monkeypatch):
@@ -283,6 +320,8 @@ def test_parse_of_a_split_file_equals_the_stream(tmp_path, monkeypatch):
         f"Nov 23 13:41:{n % 60:02d} gw kernel: [1.5] DROP IN=eth0 OUT= SRC=104.47.{n}.9 "
         f"DST=10.0.0.25 LEN=60 PROTO=TCP SPT=40000 DPT=25" for n in range(120)) + "\n")
     monkeypatch.setattr(deny_log, "SPLIT_MIN", 0)
+    monkeypatch.setattr(deny_log, "_single_threaded", lambda: True)
+    monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0, 1})
     parts = []
     real = deny_log._read_in_two
     monkeypatch.setattr(deny_log, "_read_in_two", lambda scan, split: parts.append(split) or
@@ -290,7 +329,7 @@ def test_parse_of_a_split_file_equals_the_stream(tmp_path, monkeypatch):
     parsed = deny_log.parse(path)
     assert [e.location.line for e in parsed.records] == list(range(1, 121))
     assert parsed.records == list(deny_log.iter_events(path))
-    assert len(parts) == (deny_log._split_point(str(path)) is not None)
+    assert len(parts) == 1
 
 
 # -- placing a source in its published range and network -----------------------------------------
@@ -322,3 +361,17 @@ def test_sources_are_placed_as_each_address_alone(data, published):
          "104.47.6.0", "104.47.3.", ".1", "a.b.c.1"]), max_size=20))
     for text in texts + texts:  # the second time from what the first remembered
         assert ranges.place(text) == place_alone(published, text), text
+
+
+def test_kernel_lines_spaced_oddly_and_times_out_of_range(tmp_path):
+    path = tmp_path / "kern.log"
+    path.write_text(
+        "2026-11-23T13:41:34Z gw kernel: DROP IN=eth0  OUT=\t MAC=52:54:00  SRC=104.47.1.9  "
+        "DST=10.0.0.25 LEN=60\u00a0 TOS=0x00  PROTO=TCP  SPT=40000\tDPT=25\n"
+        "0001-01-01T00:00:00+01:00 gw kernel: DROP IN=eth0 OUT= SRC=104.47.1.10 DST=10.0.0.25 "
+        "LEN=60 PROTO=TCP SPT=40000 DPT=25\n")
+    events = deny_log.parse(path).records
+    assert [(e.source_ip, e.dest_port, e.action, e.rule) for e in events] == [
+        ("104.47.1.9", 25, "deny", "DROP"), ("104.47.1.10", 25, "deny", "DROP")]
+    assert events[0].time_utc == datetime(2026, 11, 23, 13, 41, 34, tzinfo=UTC)
+    assert events[1].time_utc is None  # the year 0 in UTC: no such datetime

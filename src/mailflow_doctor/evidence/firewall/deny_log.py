@@ -32,11 +32,12 @@ if TYPE_CHECKING:
 
 KIND = "firewall-deny-log"
 
-# Kernel LOG fields are space-separated `KEY=value` tokens: skipped a token at a time, not a
-# character at a time (three times cheaper).
+# Kernel LOG fields are `KEY=value` tokens between white space: skipped a token at a time, not
+# a character at a time (three times cheaper).
 _KERNEL = re.compile(
-    r"IN=(?P<in>\S*) OUT=\S* (?:\S+ )*?SRC=(?P<src>[0-9a-fA-F.:]+) "
-    r"DST=(?P<dst>[0-9a-fA-F.:]+) (?:\S+ )*?PROTO=(?P<proto>\S+)(?: SPT=\d+ DPT=(?P<dport>\d+))?")
+    r"IN=(?P<in>\S*)\s+OUT=\S*\s+(?:\S+\s+)*?SRC=(?P<src>[0-9a-fA-F.:]+)\s+"
+    r"DST=(?P<dst>[0-9a-fA-F.:]+)\s+(?:\S+\s+)*?PROTO=(?P<proto>\S+)"
+    r"(?:\s+SPT=\d+\s+DPT=(?P<dport>\d+))?")
 # ASA/FTD message bodies, by message id; each is matched right after `%ASA-<level>-<id>: `.
 _ASA_ID = re.compile(r"%(?:ASA|FTD)-\d-(\d{6}): ")
 _ASA_BODIES = {
@@ -109,9 +110,9 @@ def _parse_iso(iso: str) -> datetime | None:
     """Log lines share their second with many others: parse each distinct stamp once."""
     try:
         value = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):  # no such time, or outside datetime's years in UTC
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @lru_cache(maxsize=1024)
@@ -400,9 +401,7 @@ def parse(path: str | Path, want: Want | None = None) -> Parsed[DenyEvent]:
         scan = _Scan(str(path), _year(path), want)
         if (split := _split_point(scan.source)) is not None:
             return _read_in_two(scan, split)
-        out: Parsed[DenyEvent] = Parsed()
-        _drain(_events(scan), out)
-        return out
+        return _read_in_one(scan)
 
 
 def _split_point(source: str) -> int | None:
@@ -444,15 +443,24 @@ def _read_in_two(scan: _Scan, split: int) -> Parsed[DenyEvent]:
     """Read a large file with both cores: a forked process reads the part from `split` on
     while this one reads the part before it, then sends its events, numbered from 1, as
     tuples of plain values (marshal: both ends are the same interpreter; times as
-    microseconds since 1970); they are renumbered and built here. If that process fails,
-    its part is read here. The result equals reading in one go."""
+    microseconds since 1970); they are renumbered and built here. If that process cannot be
+    started, the file is read here in one go; if it fails, its part is read here. The result
+    equals reading in one go."""
     import marshal
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    worker = context.Process(target=_send_part, args=(send, scan, split), daemon=True)
-    worker.start()
+    try:
+        receive, send = context.Pipe(duplex=False)
+    except OSError:
+        return _read_in_one(scan)
+    worker = context.Process(target=_send_part, args=(send, receive, scan, split), daemon=True)
+    try:
+        worker.start()
+    except Exception:  # noqa: BLE001 - e.g. inside a daemon process, or fork refused
+        receive.close()
+        send.close()
+        return _read_in_one(scan)
     send.close()
     out: Parsed[DenyEvent] = Parsed()
     try:
@@ -460,14 +468,19 @@ def _read_in_two(scan: _Scan, split: int) -> Parsed[DenyEvent]:
         try:
             rows = marshal.loads(receive.recv_bytes())
         except (EOFError, OSError, ValueError):
-            _drain(_events(scan, split, line=offset + 1), out)
-            return out
+            rows = None
     finally:
-        receive.close()
+        receive.close()  # a process still sending then gets a broken pipe and ends
         worker.join(timeout=5)
         if worker.is_alive():
             worker.kill()
+            worker.join(timeout=5)
     warned = any(p.message == _UNDECODABLE for p in out.problems)
+    if rows is None:  # that process failed: its part is read here
+        rest = _read_in_one(scan, split, offset + 1)
+        out.problems += [p for p in rest.problems if not (warned and p.message == _UNDECODABLE)]
+        out.records += rest.records
+        return out
     for row in rows:
         if len(row) == 2:
             if not (warned and row[1] == _UNDECODABLE):
@@ -478,14 +491,23 @@ def _read_in_two(scan: _Scan, split: int) -> Parsed[DenyEvent]:
     return out
 
 
+def _read_in_one(scan: _Scan, start: int = 0, line: int = 1) -> Parsed[DenyEvent]:
+    out: Parsed[DenyEvent] = Parsed()
+    _drain(_events(scan, start, line=line), out)
+    return out
+
+
 _EPOCH, _MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 
 
-def _send_part(send: Connection, scan: _Scan, split: int) -> None:
+def _send_part(send: Connection, receive: Connection, scan: _Scan, split: int) -> None:
     """In the forked process: the events from `split` on, as tuples for `_read_in_two`. On
     any failure it sends nothing (no traceback on the terminal): the part is read there."""
     import marshal
+    import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the reading process to handle
+    receive.close()  # this copy would keep the pipe open after the reading process closed it
     rows: list[tuple] = []
     try:
         for item in _events(scan, split):

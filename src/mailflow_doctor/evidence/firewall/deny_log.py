@@ -135,6 +135,8 @@ class Want(Protocol):
 
     `want(source, port)` decides which denies to keep; `sources` holds every source it can keep,
     so that lines naming none of them are passed over by their text, before any line is parsed.
+    For half of a large file it is called in a forked copy of the process (see `parse`): it must
+    answer, not record what it is asked.
     """
 
     sources: PrefixSet

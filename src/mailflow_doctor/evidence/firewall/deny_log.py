@@ -399,6 +399,8 @@ SPLIT_MIN = 32 << 20
 
 
 def parse(path: str | Path, want: Want | None = None) -> Parsed[DenyEvent]:
+    """All events and problems of a log, in file order; a large file is read with two cores
+    (`_read_in_two`), with the same result."""
     with cycle_collection_paused():  # the records hold no cycles: see _records
         scan = _Scan(str(path), _year(path), want)
         if (split := _split_point(scan.source)) is not None:

@@ -281,6 +281,7 @@ def test_only_large_files_on_two_free_cores_without_threads_are_split(tmp_path, 
     path.write_text("a" * 99 + "\n" + "b" * 9 + "\n" + "c" * 50 + "\n")  # middle: in line 1
     assert deny_log._split_point(str(path)) is None  # below SPLIT_MIN
     monkeypatch.setattr(deny_log, "SPLIT_MIN", 100)
+    monkeypatch.setattr(deny_log, "_CPU_MAX", tmp_path / "no-quota")
     cores = os.sched_getaffinity(0)
     monkeypatch.setattr(deny_log, "_single_threaded", lambda: True)
     monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0, 1})
@@ -293,6 +294,17 @@ def test_only_large_files_on_two_free_cores_without_threads_are_split(tmp_path, 
     path.write_text("x" * 200)  # no line start after the middle
     monkeypatch.setattr(deny_log, "_single_threaded", lambda: True)
     assert deny_log._split_point(str(path)) is None
+
+
+def test_a_cpu_quota_below_two_cores_counts(tmp_path, monkeypatch):
+    cpu_max = tmp_path / "cpu.max"
+    monkeypatch.setattr(deny_log, "_CPU_MAX", cpu_max)
+    monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert deny_log._cores() == 4  # no cgroup v2 file
+    for text, cores in (("max 100000\n", 4), ("150000 100000\n", 1.5), ("800000 100000", 4),
+                        ("junk", 4), ("100000 0", 4)):
+        cpu_max.write_text(text)
+        assert deny_log._cores() == cores, text
 
 
 def test_threads_of_any_kind_are_seen():
@@ -320,6 +332,7 @@ def test_parse_of_a_split_file_equals_the_stream(tmp_path, monkeypatch):
         f"Nov 23 13:41:{n % 60:02d} gw kernel: [1.5] DROP IN=eth0 OUT= SRC=104.47.{n}.9 "
         f"DST=10.0.0.25 LEN=60 PROTO=TCP SPT=40000 DPT=25" for n in range(120)) + "\n")
     monkeypatch.setattr(deny_log, "SPLIT_MIN", 0)
+    monkeypatch.setattr(deny_log, "_CPU_MAX", tmp_path / "no-quota")
     monkeypatch.setattr(deny_log, "_single_threaded", lambda: True)
     monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0, 1})
     parts = []

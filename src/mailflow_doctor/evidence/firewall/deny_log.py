@@ -413,14 +413,28 @@ def _split_point(source: str) -> int | None:
     or None to read it in one: small, one core, or threads running (a forked copy of this
     process would hold their locks as they were)."""
     size = os.path.getsize(source)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    if size < SPLIT_MIN or cores < 2 or not hasattr(os, "fork") or not _single_threaded():
+    if size < SPLIT_MIN or _cores() < 2 or not hasattr(os, "fork") or not _single_threaded():
         return None
     with open(source, "rb") as fh:
         fh.seek(size // 2)
         cut = fh.read(BLOCK).find(b"\n")
     split = size // 2 + cut + 1
     return split if 0 <= cut and split < size else None
+
+
+_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: `<quota> <period>` or `max <period>`
+
+
+def _cores() -> float:
+    """The cores this process may use: its affinity mask, capped by a container's CPU quota."""
+    cores: float = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    try:
+        quota, period = _CPU_MAX.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, int(quota) / int(period))
+    except (OSError, ValueError, ZeroDivisionError):  # no cgroup v2 here, or unreadable
+        pass
+    return cores
 
 
 def _single_threaded() -> bool:

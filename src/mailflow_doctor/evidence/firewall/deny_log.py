@@ -26,6 +26,7 @@ from ...ipspace import PrefixSet
 from ...model import InputProblem, Location, Parsed
 from ...model.firewall import DenyEvent
 from .._records import cycle_collection_paused, draft_of
+from ..textio import gathered
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -447,7 +448,8 @@ def _single_threaded() -> bool:
 
 def _drain(items: Generator[DenyEvent | InputProblem, None, int], out: Parsed[DenyEvent]
            ) -> int:
-    """Sort a part's events and problems into `out`; the part's next line number."""
+    """textio.gathered into `out`, also returning the part's next line number (which
+    `_read_in_two` needs to renumber the other part)."""
     records, problems = out.records, out.problems
     while True:
         try:
@@ -510,9 +512,7 @@ def _read_in_two(scan: _Scan, split: int) -> Parsed[DenyEvent]:
 
 
 def _read_in_one(scan: _Scan, start: int = 0, line: int = 1) -> Parsed[DenyEvent]:
-    out: Parsed[DenyEvent] = Parsed()
-    _drain(_events(scan, start, line=line), out)
-    return out
+    return gathered(_events(scan, start, line=line))
 
 
 _EPOCH, _MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)

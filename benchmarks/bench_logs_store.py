@@ -8,6 +8,8 @@ by side on the same files with a warm page cache:
 Each query runs as its own process, so wall time and peak RSS (from wait4) are the query's
 alone: `python -m mailflow_doctor.store` (the `logs` commands without the rest of the CLI) for
 all, and the second query also as the admin types it, `mailflow-doctor logs sessions ...`.
+The machine's speed swings by tens of per cent within minutes, so the second query is timed in
+five rounds of grep, query, CLI query, and judged by the median of each round's own ratio.
 Targets: first ≤ 2 × grep, second ≤ grep / 10, peak RSS ≤ 1 GiB. Exits non-zero on a FAIL.
 Run: .venv/bin/python benchmarks/bench_logs_store.py [--size-gb 2] [--logs DIR] [--full]
 """
@@ -86,10 +88,10 @@ def main() -> int:
     query = [sys.executable, "-m", "mailflow_doctor.store", "sessions", str(root), "--range",
              "eop", "--since", since.isoformat(), "--until", until.isoformat()]
     env = dict(os.environ, LC_ALL="C")
-    greps = [_run(["grep", "-c", "-F", "104.47.", *files], env)[0] for _ in range(3)]
-    grep = statistics.median(greps)
+    grep_cmd = ["grep", "-c", "-F", "104.47.", *files]
+    greps = [_run(grep_cmd, env)[0] for _ in range(3)]
 
-    firsts, seconds, rss, found = [], [], 0, b""
+    firsts, rounds, rss, found = [], [], 0, b""
     with tempfile.TemporaryDirectory(prefix="mfd-bench-store-") as tmp:
         for attempt in range(3):
             store = Path(tmp) / f"case{attempt}.duckdb"
@@ -99,12 +101,11 @@ def main() -> int:
             found = found or out
         again = ["--store", str(Path(tmp) / "case0.duckdb")]
         cli = [str(Path(sys.executable).with_name("mailflow-doctor")), "logs", *query[3:]]
-        clis = []
         for _ in range(5):
-            elapsed, peak, out = _run([*query, *again])
-            seconds.append(elapsed)
-            elapsed, cli_peak, cli_out = _run([*cli, *again])
-            clis.append(elapsed)
+            grep_now = _run(grep_cmd, env)[0]
+            second, peak, out = _run([*query, *again])
+            via_cli, cli_peak, cli_out = _run([*cli, *again])
+            rounds.append((grep_now, second, via_cli))
             rss = max(rss, peak, cli_peak)
             if cli_out.split(b"\n", 1)[0] != out.split(b"\n", 1)[0]:
                 raise SystemExit("the CLI and the module entry point answered differently")
@@ -113,29 +114,35 @@ def main() -> int:
             full, peak, _ = _run([sys.executable, "-m", "mailflow_doctor.store", "summary",
                                   str(root), "--store", str(Path(tmp) / "full.duckdb")])
             rss = max(rss, peak)
-    first, second = statistics.median(firsts), statistics.median(seconds)
-    via_cli = statistics.median(clis)
+    grep = statistics.median(greps + [r[0] for r in rounds])
+    first = statistics.median(firsts)
+    second = statistics.median(r[1] for r in rounds)
+    via_cli = statistics.median(r[2] for r in rounds)
+    ratios = sorted(g / s for g, s, _ in rounds)
+    cli_ratios = sorted(g / c for g, _, c in rounds)
+    ratio, cli_ratio = statistics.median(ratios), statistics.median(cli_ratios)
     sessions = found.split(b"\n", 1)[0].decode()
     window = f"{since:%Y-%m-%d %H:%M}..{until:%H:%M}Z"
     print(f"{len(files)} files, {size / GIB:.2f} GiB, {hours} hours; window {window}; {sessions}")
-    checks = [
-        ("grep -c -F '104.47.' (median of 3)", grep, None),
-        ("first query, new store (median of 3)", first, first <= 2 * grep),
-        ("second query, built store (median of 5)", second, second * 10 <= grep),
-        ("  the same through mailflow-doctor logs", via_cli, via_cli * 10 <= grep),
-    ]
-    for name, value, ok in checks:
-        verdict = "" if ok is None else (" PASS" if ok else " FAIL")
+    for name, value, verdict in [
+        ("grep -c -F '104.47.' (median of 8)", grep, ""),
+        ("first query, new store (median of 3)", first, " PASS" if first <= 2 * grep else " FAIL"),
+        ("second query, built store (median of 5)", second, ""),
+        ("  the same through mailflow-doctor logs", via_cli, ""),
+    ]:
         print(f"  {name:42} {value:7.2f} s{verdict}")
     print(f"  {'first / grep':42} {first / grep:7.2f} x   (target <= 2)")
-    print(f"  {'grep / second':42} {grep / second:7.1f} x   (target >= 10)")
-    print(f"  {'grep / second through the CLI':42} {grep / via_cli:7.1f} x   (target >= 10)")
+    print(f"  {'grep / second, median of 5 rounds':42} {ratio:7.1f} x   (target >= 10)"
+          f"{' PASS' if ratio >= 10 else ' FAIL'}; rounds {ratios[0]:.1f}..{ratios[-1]:.1f}")
+    print(f"  {'  the same through the CLI':42} {cli_ratio:7.1f} x   (target >= 10)"
+          f"{' PASS' if cli_ratio >= 10 else ' FAIL'}; rounds {cli_ratios[0]:.1f}.."
+          f"{cli_ratios[-1]:.1f}")
     print(f"  {'peak RSS of the query processes':42} {rss / 2**20:7.0f} MiB"
           f"{' PASS' if rss <= GIB else ' FAIL'} (target <= 1024)")
     if full is not None:
         print(f"  {'complete store build + summary':42} {full:7.2f} s  ({size / full / 2**20:.0f}"
               " MiB/s)")
-    ok = first <= 2 * grep and second * 10 <= grep and rss <= GIB
+    ok = first <= 2 * grep and ratio >= 10 and rss <= GIB
     return 0 if ok else 1
 
 

@@ -282,6 +282,7 @@ def test_only_large_files_on_two_free_cores_without_threads_are_split(tmp_path, 
     assert deny_log._split_point(str(path)) is None  # below SPLIT_MIN
     monkeypatch.setattr(deny_log, "SPLIT_MIN", 100)
     monkeypatch.setattr(deny_log, "_CPU_MAX", tmp_path / "no-quota")
+    monkeypatch.setattr(deny_log, "_CFS", tmp_path / "no-cgroup-v1")
     cores = os.sched_getaffinity(0)
     monkeypatch.setattr(deny_log, "_single_threaded", lambda: True)
     monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0, 1})
@@ -297,14 +298,23 @@ def test_only_large_files_on_two_free_cores_without_threads_are_split(tmp_path, 
 
 
 def test_a_cpu_quota_below_two_cores_counts(tmp_path, monkeypatch):
-    cpu_max = tmp_path / "cpu.max"
+    cpu_max, cfs = tmp_path / "cpu.max", tmp_path / "cpu"
     monkeypatch.setattr(deny_log, "_CPU_MAX", cpu_max)
+    monkeypatch.setattr(deny_log, "_CFS", cfs)
     monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    assert deny_log._cores() == 4  # no cgroup v2 file
+    assert deny_log._cores() == 4  # no cgroup files at all
+    cfs.mkdir()
+    for quota, period, cores in (("-1\n", "100000\n", 4), ("50000\n", "100000\n", 0.5),
+                                 ("900000", "100000", 4), ("x", "100000", 4), ("5", "0", 4)):
+        (cfs / "cpu.cfs_quota_us").write_text(quota)
+        (cfs / "cpu.cfs_period_us").write_text(period)
+        assert deny_log._cores() == cores, (quota, period)  # cgroup v1
+    (cfs / "cpu.cfs_quota_us").write_text("50000")
+    (cfs / "cpu.cfs_period_us").write_text("100000")
     for text, cores in (("max 100000\n", 4), ("150000 100000\n", 1.5), ("800000 100000", 4),
-                        ("junk", 4), ("100000 0", 4)):
+                        ("junk", 0.5), ("100000 0", 0.5)):
         cpu_max.write_text(text)
-        assert deny_log._cores() == cores, text
+        assert deny_log._cores() == cores, text  # cgroup v2 first; v1 where v2 is unreadable
 
 
 def test_threads_of_any_kind_are_seen():
@@ -333,6 +343,7 @@ def test_parse_of_a_split_file_equals_the_stream(tmp_path, monkeypatch):
         f"DST=10.0.0.25 LEN=60 PROTO=TCP SPT=40000 DPT=25" for n in range(120)) + "\n")
     monkeypatch.setattr(deny_log, "SPLIT_MIN", 0)
     monkeypatch.setattr(deny_log, "_CPU_MAX", tmp_path / "no-quota")
+    monkeypatch.setattr(deny_log, "_CFS", tmp_path / "no-cgroup-v1")
     monkeypatch.setattr(deny_log, "_single_threaded", lambda: True)
     monkeypatch.setattr(deny_log.os, "sched_getaffinity", lambda pid: {0, 1})
     parts = []

@@ -424,18 +424,30 @@ def _split_point(source: str) -> int | None:
 
 
 _CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: `<quota> <period>` or `max <period>`
+_CFS = Path("/sys/fs/cgroup/cpu")  # cgroup v1: cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us
 
 
 def _cores() -> float:
     """The cores this process may use: its affinity mask, capped by a container's CPU quota."""
     cores: float = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    quota = _cpu_quota()
+    return cores if quota is None else min(cores, quota)
+
+
+def _cpu_quota() -> float | None:
+    """A container's CPU quota in cores, cgroup v2 or else v1; None when there is none (or it
+    cannot be read)."""
     try:
         quota, period = _CPU_MAX.read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, int(quota) / int(period))
+        return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError, ZeroDivisionError):  # no cgroup v2 here, or unreadable
         pass
-    return cores
+    try:
+        quota = int((_CFS / "cpu.cfs_quota_us").read_text())
+        period = int((_CFS / "cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 else None
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def _single_threaded() -> bool:

@@ -174,3 +174,20 @@ def test_a_certificate_for_other_names_is_not_a_renewal(tmp_path):
         "08DE0000000000E2", T0 + timedelta(minutes=30), "40.107.1.2:50002"))
     doc = json.loads(run("diagnose", str(tmp_path), "--format", "json").stdout)
     assert "connector-cert-stale" not in {f["cause"] for f in doc["findings"]}
+
+
+def test_paths_without_any_protocol_log_are_an_error(logs, tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("not a log\n")
+    for command in ("sessions", "summary"):
+        result = run("logs", command, str(tmp_path / "notes"), str(tmp_path / "typo"))
+        assert result.exit_code == 2, command
+        assert "no SMTP protocol log found in" in result.stderr
+        assert "typo: no such file or folder" in result.stderr
+    # One usable path is enough: the missing one is listed under the answer.
+    result = run("logs", "sessions", str(logs / "EXCH02"), str(tmp_path / "typo"))
+    assert result.exit_code == 0
+    assert "SMTP sessions of any source at any time: 1" in result.stdout
+    assert "\nproblems:\n  " in result.stdout and "typo: no such file or folder" in result.stdout
+    result = run("logs", "sessions", str(logs), str(tmp_path / "typo"))
+    assert "1 unusable line(s); first problems:" in result.stdout

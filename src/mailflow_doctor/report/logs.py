@@ -117,7 +117,8 @@ def _footer(info: RunInfo) -> list[str]:
               else ""),
            f"store: {info.store or 'temporary (deleted)'}"]
     if info.bad_lines or info.problems:
-        out.append(f"{info.bad_lines} unusable line(s); first ones:")
+        out.append(f"{info.bad_lines} unusable line(s); first problems:" if info.bad_lines
+                   else "problems:")
         out += [f"  {_safe(str(p))}" for p in info.problems]
     return out
 

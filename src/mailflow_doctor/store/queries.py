@@ -56,7 +56,7 @@ class SessionFilter:
                 f"from EOP ({self.instance})" if self.instance else "",
                 f"since {self.since:%Y-%m-%d %H:%M}Z" if self.since else "",
                 f"until {self.until:%Y-%m-%d %H:%M}Z" if self.until else ""]
-        return " ".join(w for w in what if w) or "all sessions"
+        return " ".join(w for w in what if w) or "of any source at any time"
 
 
 def eop_prefixes(instance: str = "worldwide") -> PrefixSet:

@@ -97,7 +97,7 @@ def run_sessions_query(paths: Iterable[str | Path], store_path: str | Path | Non
     except ValueError as exc:
         raise QueryError(str(exc)) from None
     with _opened(store_path) as store:
-        reg = _register(store, paths)
+        reg = _logs_found(store, paths)
         info = _ingest(store, since, until, progress, reg)
         return SessionsResult(query, query_sessions(store, since, until, prefixes), info)
 
@@ -125,7 +125,7 @@ def run_summary_query(paths: Iterable[str | Path], store_path: str | Path | None
     if by not in GROUPINGS:
         raise QueryError(f"unknown grouping {by!r}; choose one of {', '.join(GROUPINGS)}")
     with _opened(store_path) as store:
-        reg = _register(store, paths)
+        reg = _logs_found(store, paths)
         info = _ingest(store, since, until, progress, reg)
         try:
             return SummaryResult(summary(store, by, instance, since, until), info)
@@ -145,3 +145,15 @@ def _register(store, paths) -> Registration:
     if not paths and store.temporary:
         raise QueryError("no protocol logs given")
     return register(store, paths) if paths else Registration()
+
+
+def _logs_found(store, paths) -> Registration:
+    """_register for the `logs` commands, where paths holding no protocol log at all are an
+    error: a mistyped folder must not read as "no sessions"."""
+    paths = list(paths)
+    reg = _register(store, paths)
+    if paths and not reg.files:
+        why = "; ".join(str(p) for p in reg.problems[:3])
+        raise QueryError(f"no SMTP protocol log found in {', '.join(str(p) for p in paths)}"
+                         + (f" ({why})" if why else ""))
+    return reg

@@ -23,7 +23,6 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from ..evidence.archives import Unpacker, archive_kind, store_folder
@@ -31,7 +30,6 @@ from ..model import InputProblem, Location
 from .db import CaseStore, naive_utc
 
 EDGE = 65536  # bytes hashed at each end
-SPAN_BYTES = 16384  # bytes read at each end to find the first and last row times
 _LOG_TYPE = re.compile(r"^#\s*log-type\s*:\s*smtp (receive|send) protocol log\s*$", re.I | re.M)
 
 
@@ -88,34 +86,6 @@ def fingerprint(path: str, size: int) -> str:
     return hashlib.blake2b(head + tail, digest_size=16).hexdigest()
 
 
-def _times(lines: Iterable[bytes], wanted: int = 16) -> list[datetime]:
-    """Times of the first `wanted` rows among `lines` that start with a readable time."""
-    from ..evidence.exchange.protocol_log import _row_time
-
-    out = []
-    for raw in lines:
-        if raw[:1].isdigit():
-            t = _row_time(raw.split(b",", 1)[0].decode("ascii", "replace"))
-            if t is not None:
-                out.append(t)
-                if len(out) == wanted:
-                    break
-    return out
-
-
-def time_span(path: str, size: int) -> tuple[datetime | None, datetime | None]:
-    """Earliest of the first rows and latest of the last rows; None where none is readable."""
-    with open(path, "rb", buffering=0) as fh:
-        head = fh.read(SPAN_BYTES)
-        tail = os.pread(fh.fileno(), SPAN_BYTES, max(0, size - SPAN_BYTES))
-    head_lines = head.splitlines()
-    if size > SPAN_BYTES:
-        head_lines = head_lines[:-1]  # may be cut
-    tail_lines = tail.splitlines()[1 if size > SPAN_BYTES else 0:]
-    first, last = _times(head_lines), _times(reversed(tail_lines))
-    return naive_utc(min(first)) if first else None, naive_utc(max(last)) if last else None
-
-
 def log_type(head: str) -> str:
     """`receive` or `send`: from `#Log-type`, else guessed as the Python reader guesses."""
     if m := _LOG_TYPE.search(head):
@@ -128,12 +98,13 @@ def log_type(head: str) -> str:
 def _describe(path: str, st: os.stat_result) -> list | None:
     """The `files` columns of a new or changed file; None when it is not a protocol log."""
     from ..evidence.exchange import protocol_log
+    from ..evidence.exchange._w3c import time_span
     from ..evidence.textio import _encoding_of, read_head
 
     head = read_head(path)
     if not protocol_log.sniff(head):
         return None
-    first, last = time_span(path, st.st_size)
+    first, last = map(naive_utc, time_span(path, st.st_size))
     with open(path, "rb") as fh:
         encoding = _encoding_of(fh.read(200))
     reader = "duckdb" if encoding.startswith("utf-8") else "python"  # UTF-16: Python reads it

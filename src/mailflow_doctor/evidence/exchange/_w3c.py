@@ -4,13 +4,19 @@ Both are CSV rows under `#` header lines (`#Fields`, `#Log-type`, `#Software`, .
 repeat anywhere (a service restart writes them again). A reader subclass says what a header and
 a row mean; the loop skips blank lines, passes on decoding problems, and turns a file that
 cannot be read into one problem instead of an exception.
+
+Both also start each row with its date-time, and Exchange appends rows as events happen, so a
+file's first and last rows give its time span (`time_span`): a question about a time window
+can leave a file outside it unread.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -23,6 +29,49 @@ HEADER = re.compile(r"#\s*([A-Za-z-]+)\s*:\s*(.*)")  # `#Key: value`, one line
 # The same headers found in a file's first block of text (sniffing):
 LOG_TYPE_LINE = re.compile(r"^#\s*log-type\s*:\s*(.*?)\s*$", re.I | re.M)
 FIELDS_LINE = re.compile(r"^#\s*fields\s*:\s*(.*?)\s*$", re.I | re.M)
+_ROW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+SPAN_BYTES = 16384  # bytes read at each end of a file to find its first and last row times
+
+
+def row_time(text: str) -> datetime | None:
+    """A row's date-time in UTC; None for anything else, including years no Exchange ever
+    logged."""
+    text = text.strip()
+    if not _ROW_TIME.fullmatch(text):
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return value if value.year >= 1990 else None  # keeps `time - IDLE` arithmetic safe
+
+
+def time_span(path: str, size: int) -> tuple[datetime | None, datetime | None]:
+    """Earliest of the first rows' times and latest of the last rows' (UTC), from SPAN_BYTES
+    at each end; None where no row time is readable (UTF-16, say). Raises OSError."""
+    with open(path, "rb", buffering=0) as fh:
+        head = fh.read(SPAN_BYTES)
+        tail = os.pread(fh.fileno(), SPAN_BYTES, max(0, size - SPAN_BYTES))
+    head_lines = head.splitlines()
+    if size > SPAN_BYTES:
+        head_lines = head_lines[:-1]  # may be cut
+    tail_lines = tail.splitlines()[1 if size > SPAN_BYTES else 0:]
+    first, last = _times(head_lines), _times(reversed(tail_lines))
+    return min(first) if first else None, max(last) if last else None
+
+
+def _times(lines: Iterable[bytes], wanted: int = 16) -> list[datetime]:
+    """Times of the first `wanted` rows among `lines` that start with a readable time."""
+    out = []
+    for raw in lines:
+        if raw[:1].isdigit():
+            t = row_time(raw.split(b",", 1)[0].decode("ascii", "replace"))
+            if t is not None:
+                out.append(t)
+                if len(out) == wanted:
+                    break
+    return out
 
 
 class W3CLogReader(ABC, Generic[R]):

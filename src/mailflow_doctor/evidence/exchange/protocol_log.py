@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -26,7 +26,7 @@ from ...model import InputProblem, Parsed
 from ...model.exchange import SmtpSession
 from ..textio import gathered
 from ._smtp_session import Row, SessionState
-from ._w3c import FIELDS_LINE, HEADER, LOG_TYPE_LINE, W3CLogReader
+from ._w3c import FIELDS_LINE, HEADER, LOG_TYPE_LINE, W3CLogReader, row_time
 from .layout import origin
 
 KIND = "smtp-protocol-log"
@@ -40,7 +40,6 @@ _LOG_TYPES: dict[str, Literal["receive", "send"]] = {
     "smtp receive protocol log": "receive",
     "smtp send protocol log": "send",
 }
-_ROW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 _UTC_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 _SESSION_ID = re.compile(r"[0-9A-Fa-f]{16}")
 _ENDPOINT = re.compile(r"\[?[0-9A-Fa-f:.]+(%\w+)?\]?:\d+")
@@ -151,7 +150,7 @@ class _LogReader(W3CLogReader[SmtpSession]):
             index = self.columns.get(name)
             return values[index] if index is not None else ""
 
-        time = _row_time(get("date-time"))
+        time = row_time(get("date-time"))
         if time is None:
             return f"date-time {get('date-time')[:40]!r} is not a valid ISO 8601 time; line skipped"
         session_id = get("session-id").strip()
@@ -168,17 +167,3 @@ class _LogReader(W3CLogReader[SmtpSession]):
         """Finish sessions idle since `before`: they ended without a `-` row (e.g. a restart)."""
         for key in [k for k, s in self.open.items() if s.last_seen < before]:
             yield self.open.pop(key).finish(self.source)
-
-
-def _row_time(text: str) -> datetime | None:
-    """The row's UTC time; None for anything else, including years no Exchange ever logged."""
-    text = text.strip()
-    if not _ROW_TIME.fullmatch(text):
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-    return value if value.year >= 1990 else None  # keeps `time - IDLE` arithmetic safe
-

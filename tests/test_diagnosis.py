@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from mailflow_doctor.cli import app, demo_case
 from mailflow_doctor.diagnose.engine import rank
+from mailflow_doctor.evidence.collect import collect
 from mailflow_doctor.model import Cause
 from mailflow_doctor.model.report import Finding
 
@@ -250,3 +251,42 @@ def test_tracking_logs_say_which_deferred_messages_arrived_later(tmp_path):
     text = runner.invoke(app, ["diagnose", str(trace), "--tracking-logs", str(tracking)]).stdout
     assert "Message tracking: 1 of 5 message(s) EOP deferred were received on-premises later" \
            in text
+
+
+def test_tracking_logs_far_from_the_trace_are_not_read(tmp_path):
+    from test_message_tracking import HEADER_2013, row
+    from test_message_tracking import write as write_tracking
+
+    trace = defers(tmp_path, lambda t: led("450", "4.4.316 Connection refused", 10061, HOST, IP,
+                                           t))  # 2026-11-23, from 09:00
+
+    def receive(day: str, n: int) -> str:
+        return row(date_time=f"2026-11-{day}T10:05:00.000Z", client_ip="40.107.1.9",
+                   server_hostname="MAIL01", source="SMTP", event_id="RECEIVE",
+                   internal_message_id=str(n), message_id=f"<MSG{n}@example.org>",
+                   recipient_address=f"user{n}@example.net", recipient_count="1")
+
+    folder = tmp_path / "tracking"
+    folder.mkdir()
+    write_tracking(folder, HEADER_2013 + [receive("23", 1)], "MSGTRK2026112310-1.LOG")
+    write_tracking(folder, HEADER_2013 + [receive("02", 2)], "MSGTRK2026110210-1.LOG")  # weeks off
+    write_tracking(folder, HEADER_2013 + [receive("26", 3)], "MSGTRK2026112610-1.LOG")  # 3 days on
+    # A file whose times cannot be told from its ends (quoted, here) is read.
+    write_tracking(folder, HEADER_2013 + ['"2026-11-02T10:05:00.000Z"' + receive("02", 4)[24:]],
+                   "MSGTRK2026110211-1.LOG")
+    _, report = diagnose_json(trace, "--tracking-logs", folder)
+    assert report["summary"]["tracking_files_outside_window"] == 2
+    assert report["summary"]["tracking_events"] == 2  # message 1, and message 4's file
+    assert report["summary"]["on_premises_receipts"]["received_later"] == 1
+    assert sum(1 for i in report["inputs"] if i["kind"] == "exchange-message-tracking") == 4
+    text = runner.invoke(app, ["diagnose", str(trace), "--tracking-logs", str(folder)]).stdout
+    assert "received on-premises later (the first at 2026-11-23T10:05Z); 2 log file(s) far " \
+           "from the trace's time span not read" in text
+    for name in ("MSGTRK2026112310-1.LOG", "MSGTRK2026110211-1.LOG"):
+        (folder / name).unlink()
+    text = runner.invoke(app, ["diagnose", str(trace), "--tracking-logs", str(folder)]).stdout
+    assert "Message tracking: none of the 2 log file(s) given comes within a day of the trace" \
+           in text
+    # Without a trace there is no window: every file is read.
+    evidence = collect([folder])
+    assert len(evidence.tracking) == 2 and evidence.tracking_outside_window == 0

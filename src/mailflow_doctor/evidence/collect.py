@@ -6,14 +6,16 @@ sniffing across categories. Nothing here judges the evidence; it only reads and 
 
 Protocol logs run to gigabytes, so they go through the DuckDB case store (a file the admin keeps
 with `--store`, or a temporary one) and only the sessions the caller asks for (SessionQuestion)
-become records, within a day of the trace's time span when there is a trace.
+become records, within a day of the trace's time span when there is a trace. Message tracking
+logs are read after the trace too, and only the files whose first and last rows meet that
+window: a month of them costs the days the trace covers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
@@ -42,7 +44,9 @@ READERS: dict[str, tuple[str, ...]] = {
 }
 UNRECOGNISED = "unrecognised"
 PROTOCOL_LOGS = "receive-logs"
+TRACKING_LOGS = "tracking-logs"
 TRACE_MARGIN = timedelta(days=1)  # around the trace's span: sessions before the defers count too
+Window = tuple[datetime, datetime] | None  # (since, until) in UTC; None: everything
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class Evidence:
     firewalls: list[FirewallRuleset] = field(default_factory=list)
     denies: list[DenyEvent] = field(default_factory=list)
     tracking: list[TrackingEvent] = field(default_factory=list)  # on-premises message tracking
+    tracking_outside_window: int = 0  # tracking log files left unread: no row near the trace
     problems: list[InputProblem] = field(default_factory=list)
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (file, kind)
 
@@ -130,6 +135,7 @@ def collect(paths: Iterable[str | Path] = (),
     # Archives are extracted beside the store, where its next run finds them; else temporarily.
     unpack = Unpacker(store_folder(sessions.store) if sessions and sessions.store else None)
     logs: list[Path] = []
+    tracking: list[tuple[Path, ModuleType]] = []
     jobs: list[tuple[Path, tuple[str, ...], bool]] = []
     for category, items in (forced or {}).items():
         jobs.extend((Path(p), (category,), True) for p in items)
@@ -158,23 +164,53 @@ def collect(paths: Iterable[str | Path] = (),
                 logs.append(path)
                 evidence.inputs.append((str(path), found[1].KIND))
                 continue
+            if found[0] == TRACKING_LOGS:
+                tracking.append((path, found[1]))
+                continue
             _read(evidence, path, *found, options or {})
     evidence.trace = merge(evidence.trace)
+    window = _trace_window(evidence.trace)
+    for path, module in tracking:
+        _read_tracking(evidence, path, module, window, options or {})
     if logs:
-        _read_sessions(evidence, logs, sessions or SessionQuestion())
+        _read_sessions(evidence, logs, sessions or SessionQuestion(), window)
     evidence.problems.extend(unpack.problems)
     unpack.close()  # everything is read: a temporary copy can go
     return evidence
 
 
-def _read_sessions(evidence: Evidence, logs: list[Path], question: SessionQuestion) -> None:
-    """The asked-for sessions of `logs`, through the case store, within a day of the trace."""
+def _trace_window(trace: list[TraceEvent]) -> Window:
+    """The trace's time span widened by TRACE_MARGIN: the on-premises log rows worth reading."""
+    if not trace:
+        return None
+    return (min(e.time_utc for e in trace) - TRACE_MARGIN,
+            max(e.time_utc for e in trace) + TRACE_MARGIN)
+
+
+def _read_tracking(evidence: Evidence, path: Path, module: ModuleType, window: Window,
+                   options: dict[str, dict]) -> None:
+    """A tracking log, unless its first and last rows say that all of it lies outside the
+    window (a file whose times cannot be read that way is read)."""
+    if window is not None:
+        from .exchange._w3c import time_span
+
+        try:
+            first, last = time_span(str(path), path.stat().st_size)
+        except OSError:
+            first = last = None  # the reader reports why
+        if last is not None and last < window[0] or first is not None and first > window[1]:
+            evidence.tracking_outside_window += 1
+            evidence.inputs.append((str(path), module.KIND))
+            return
+    _read(evidence, path, TRACKING_LOGS, module, options)
+
+
+def _read_sessions(evidence: Evidence, logs: list[Path], question: SessionQuestion,
+                   window: Window) -> None:
+    """The asked-for sessions of `logs`, through the case store, within the trace's window."""
     from ..store.run import MAX_PROBLEMS_SHOWN, QueryError, sessions_for_diagnosis
 
-    since = until = None
-    if evidence.trace:
-        since = min(e.time_utc for e in evidence.trace) - TRACE_MARGIN
-        until = max(e.time_utc for e in evidence.trace) + TRACE_MARGIN
+    since, until = window or (None, None)
     try:
         found = sessions_for_diagnosis(logs, question.store, prefixes=question.prefixes,
                                        ehlo_suffix=question.ehlo_suffix, since=since,

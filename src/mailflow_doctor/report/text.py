@@ -25,11 +25,17 @@ def render(report: Report) -> str:
         lines.append(f"On-premises endpoint: {where.strip()}")
     lines.append(f"EOP ranges: {report.endpoints}")
     got = report.summary.get("on_premises_receipts")
-    if got and got["deferred_messages"]:
+    unread = report.summary.get("tracking_files_outside_window", 0)
+    if got and unread and not report.summary.get("tracking_events"):
+        lines.append(f"Message tracking: none of the {unread} log file(s) given comes within a "
+                     "day of the trace, so none was read")
+    elif got and got["deferred_messages"]:
         first = got["examples"][0]["received"][:16] + "Z" if got["examples"] else None
         lines.append(f"Message tracking: {got['received_later']} of {got['deferred_messages']} "
                      "message(s) EOP deferred were received on-premises later"
-                     + (f" (the first at {first})" if first else ""))
+                     + (f" (the first at {first})" if first else "")
+                     + (f"; {unread} log file(s) far from the trace's time span not read"
+                        if unread else ""))
     lines.append("")
 
     if not report.findings:

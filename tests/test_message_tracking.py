@@ -211,6 +211,17 @@ def test_2013_layout_reads_every_field_but_the_subject(tmp_path):
     assert events[8].total_bytes == 20480 and events[8].sender == "other@fabrikam.example"
 
 
+def test_only_the_messages_asked_about_are_kept(tmp_path):
+    path = write(tmp_path, LOG_2013 + ["not,a,row"])
+    everything = by_line(mt.parse(path))
+    asked = mt.parse(path, message_ids={"synthetic-2@fabrikam.example"})  # as message_key gives
+    assert [e.location.line for e in asked.records] == sorted(
+        n for n, e in everything.items() if e.message_id == "<synthetic-2@fabrikam.example>")
+    assert asked.records and len(asked.records) < len(everything)
+    assert [p.location.line for p in asked.problems] == [13]  # bad lines are still reported
+    assert mt.parse(path, message_ids=set()).records == []
+
+
 def test_recipients_and_statuses_stay_aligned(tmp_path):
     events = by_line(mt.parse(write(tmp_path, LOG_2013)))
     receive, defer, fail = events[8], events[9], events[10]

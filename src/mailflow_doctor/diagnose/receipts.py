@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..model import Location
 from ..model.trace import TraceEvent
-from ..model.tracking import TrackingEvent
+from ..model.tracking import TrackingEvent, message_key
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,15 @@ class Receipts:
                               "location": str(r.location)} for r in self.received[:shown]]}
 
 
-def _key(message_id: str) -> str:
-    return message_id.strip().strip("<>").lower()
-
-
 def receipts(defers: list[TraceEvent], tracking: list[TrackingEvent]) -> Receipts:
     first: dict[str, TraceEvent] = {}
     for e in defers:
-        key = _key(e.message_id)
+        key = message_key(e.message_id)
         if key not in first or e.time_utc < first[key].time_utc:
             first[key] = e
     got: dict[str, TrackingEvent] = {}
     for t in tracking:
-        key = _key(t.message_id or "")
+        key = message_key(t.message_id)
         if (t.event_id == "RECEIVE" and t.source == "SMTP" and key in first
                 and t.time_utc >= first[key].time_utc
                 and (key not in got or t.time_utc < got[key].time_utc)):

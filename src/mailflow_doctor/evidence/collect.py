@@ -7,8 +7,9 @@ sniffing across categories. Nothing here judges the evidence; it only reads and 
 Protocol logs run to gigabytes, so they go through the DuckDB case store (a file the admin keeps
 with `--store`, or a temporary one) and only the sessions the caller asks for (SessionQuestion)
 become records, within a day of the trace's time span when there is a trace. Message tracking
-logs are read after the trace too, and only the files whose first and last rows meet that
-window: a month of them costs the days the trace covers.
+logs are read after the trace too: only the files whose first and last rows meet that window,
+and of those only the events of the trace's messages. A month of logs from a busy estate then
+costs the days the trace covers, and memory for a few messages.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..model import InputProblem, Location
 from ..model.exchange import SmtpSession
 from ..model.firewall import DenyEvent, FirewallRuleset
 from ..model.trace import TraceEvent
-from ..model.tracking import TrackingEvent
+from ..model.tracking import TrackingEvent, message_key
 from .archives import Unpacker, archive_kind, store_folder
 from .textio import UnreadableInput, read_head
 from .trace.merge import merge
@@ -170,8 +171,10 @@ def collect(paths: Iterable[str | Path] = (),
             _read(evidence, path, *found, options or {})
     evidence.trace = merge(evidence.trace)
     window = _trace_window(evidence.trace)
+    wanted = _trace_messages(evidence.trace)
     for path, module in tracking:
-        _read_tracking(evidence, path, module, window, options or {})
+        _read_tracking(evidence, path, module, window,
+                       {**(options or {}), module.KIND: {"message_ids": wanted}})
     if logs:
         _read_sessions(evidence, logs, sessions or SessionQuestion(), window)
     evidence.problems.extend(unpack.problems)
@@ -185,6 +188,11 @@ def _trace_window(trace: list[TraceEvent]) -> Window:
         return None
     return (min(e.time_utc for e in trace) - TRACE_MARGIN,
             max(e.time_utc for e in trace) + TRACE_MARGIN)
+
+
+def _trace_messages(trace: list[TraceEvent]) -> frozenset[str] | None:
+    """The trace's messages (`message_key`), whose tracking events are kept; None: all are."""
+    return frozenset(message_key(e.message_id) for e in trace) if trace else None
 
 
 def _read_tracking(evidence: Evidence, path: Path, module: ModuleType, window: Window,

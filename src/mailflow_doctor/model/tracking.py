@@ -41,3 +41,9 @@ class TrackingEvent:
     recipient_count: int | None = None
     sender: str | None = None
     directionality: str | None = None  # Incoming, Originating, Undefined
+
+
+def message_key(message_id: str | None) -> str:
+    """A Message-ID as both the trace and the tracking logs may write it, for comparing: without
+    its angle brackets, in lower case."""
+    return (message_id or "").strip().strip("<>").lower()

@@ -81,10 +81,11 @@ class W3CLogReader(ABC, Generic[R]):
         self.source = source
 
     @classmethod
-    def stream(cls, path: str | Path) -> Iterator[R | InputProblem]:
-        """Records and problems of the file at `path` as read, problems capped; never raises."""
+    def stream(cls, path: str | Path, *args: object) -> Iterator[R | InputProblem]:
+        """Records and problems of the file at `path` as read, problems capped; never raises.
+        `args` go to the reader's constructor after the path."""
         source = str(path)
-        return capped(source, cls(source).items())
+        return capped(source, cls(source, *args).items())
 
     def items(self) -> Iterator[R | InputProblem]:
         try:

@@ -19,12 +19,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from ...model import InputProblem, Location, Parsed
 from ...model.trace import DeferReason
-from ...model.tracking import TrackingEvent
+from ...model.tracking import TrackingEvent, message_key
 from ..textio import gathered
 from ..timefmt import parse_time
 from ..trace.reason import decode_reason
@@ -78,29 +78,36 @@ def sniff(head: str) -> bool:
             and bool(_EVENT_ID.fullmatch(values[FIELDS_2013.index("event-id")])))
 
 
-def parse(path: str | Path) -> Parsed[TrackingEvent]:
-    """All events of one log, in file order, and the problems met on the way."""
-    return gathered(iter_events(path))
+def parse(path: str | Path, message_ids: Collection[str] | None = None
+          ) -> Parsed[TrackingEvent]:
+    """The events of one log, in file order, and the problems met on the way.
+
+    With `message_ids` (as `message_key` gives them), only the events of those messages are
+    kept: a busy server logs millions of events, and a question is about a few messages.
+    """
+    return gathered(iter_events(path, message_ids))
 
 
-def iter_events(path: str | Path) -> Iterator[Item]:
+def iter_events(path: str | Path, message_ids: Collection[str] | None = None
+                ) -> Iterator[Item]:
     """Stream events and problems as they are read; never raises."""
-    return _LogReader.stream(path)
+    return _LogReader.stream(path, message_ids)
 
 
 class _LogReader(W3CLogReader[TrackingEvent]):
     """The header state of one file: which field list the rows below follow."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, message_ids: Collection[str] | None = None) -> None:
         super().__init__(source)
         self.names: tuple[str, ...] | None = None  # None until a #Fields line: go by the count
+        self.message_ids = message_ids
 
-    def _row(self, number: int, text: str, complete: bool) -> tuple[Item]:
+    def _row(self, number: int, text: str, complete: bool) -> tuple[Item, ...]:
         event = self._event(number, text)
         if isinstance(event, str):
             cut = "" if complete else "incomplete last line (file cut off?): "
             return (self._problem(number, cut + event),)
-        return (event,)
+        return () if event is None else (event,)
 
     def _header(self, number: int, text: str) -> InputProblem | None:
         """`#Fields` steers the rows below it; a foreign `#Log-type` is noted; the rest are
@@ -119,8 +126,9 @@ class _LogReader(W3CLogReader[TrackingEvent]):
             self.names = names
         return None
 
-    def _event(self, number: int, text: str) -> TrackingEvent | str:
-        """The event of one row; or why the line is not a usable row."""
+    def _event(self, number: int, text: str) -> TrackingEvent | str | None:
+        """The event of one row; or why the line is not a usable row; None for a good row of a
+        message not asked about."""
         try:
             values = next(csv.reader([text], strict=True), [])
         except csv.Error as exc:
@@ -138,6 +146,8 @@ class _LogReader(W3CLogReader[TrackingEvent]):
         time = parse_time(get("date-time"))
         if time is None:
             return f"date-time {get('date-time')[:40]!r} is not a valid time; line skipped"
+        if self.message_ids is not None and message_key(get("message-id")) not in self.message_ids:
+            return None
         event_id = get("event-id").upper()
         if not _EVENT_ID.fullmatch(event_id):
             return f"event-id {event_id[:40]!r} is not an event name; line skipped"

@@ -192,7 +192,9 @@ def _trace_window(trace: list[TraceEvent]) -> Window:
 
 def _trace_messages(trace: list[TraceEvent]) -> frozenset[str] | None:
     """The trace's messages (`message_key`), whose tracking events are kept; None: all are."""
-    return frozenset(message_key(e.message_id) for e in trace) if trace else None
+    if not trace:
+        return None
+    return frozenset(key for e in trace if (key := message_key(e.message_id)))
 
 
 def _read_tracking(evidence: Evidence, path: Path, module: ModuleType, window: Window,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,9 @@ def test_demo_text_report_reads_like_a_diagnosis():
     assert "firewall-blocks-eop" in text
     assert "104.47.0.0/17" in text and "52.102.0.0/15" in text
     assert "What to do:" in text
+    # The inputs' paths start in one column, whatever the longest kind's name.
+    inputs = text.split("\nInputs:\n", 1)[1].splitlines()
+    assert len(inputs) == 5 and len({re.match(r"  \S+ +", line).end() for line in inputs}) == 1
 
 
 def test_diagnose_of_demo_folder_exits_1_and_writes_output(tmp_path):

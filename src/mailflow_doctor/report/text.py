@@ -77,8 +77,9 @@ def render(report: Report) -> str:
         lines.append("")
     lines.append("Inputs:")
     by_kind = Counter(kind for _, kind in report.inputs)
+    width = max(map(len, by_kind), default=0)
     for kind, count in sorted(by_kind.items()):
         paths = [p for p, k in report.inputs if k == kind]
         shown = paths[0] if count == 1 else f"{count} files, e.g. {paths[0]}"
-        lines.append(f"  {kind:24} {shown}")
+        lines.append(f"  {kind:{width}} {shown}")
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ import textwrap
 
 from ..knowledge.codes import Explanation
 from ..model.trace import DeferReason
+from .terminal import printable
 
 _FIELDS = ("smtp_code", "enhanced_code", "text", "inner_message", "msg", "fqdn", "ip", "lrt",
            "last_attempted_server", "last_attempted_ip", "smtp_security", "eop_server",
@@ -64,4 +65,4 @@ def render_text(reason: DeferReason, x: Explanation) -> str:
         lines += [f"  - {f}" for f in x.fixes]
     lines.append("\nSources:")
     lines += [f"  {s}" for s in x.sources]
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")

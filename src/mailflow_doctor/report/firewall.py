@@ -9,6 +9,7 @@ from ..diagnose.audit import Audit
 from ..diagnose.cite import rule_dict
 from ..diagnose.drops import DropGroup, Drops
 from ..fixes import Fix
+from .terminal import printable
 
 AUDIT_SCHEMA = "mailflow-doctor/firewall-audit/v1"
 
@@ -57,7 +58,7 @@ def audit_text(a: Audit) -> str:
                          f"(matches {', '.join(u.prefixes.cidrs())}, decided earlier)")
         lines += [f"  note: {n}" for n in v.notes]
         lines.append("")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def fixes_json(fixes: list[Fix]) -> str:
@@ -75,7 +76,7 @@ def fixes_text(fixes: list[Fix]) -> str:
         lines += [f"{f.config} ({f.vendor})", f"  {f.summary}", ""]
         lines += [f"    {c}" for c in f.commands]
         lines += ["", f"  {'Verified' if f.verified else 'NOT verified'}: {f.verification}", ""]
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def _group_dict(g: DropGroup) -> dict:
@@ -103,7 +104,7 @@ def drops_text(d: Drops) -> str:
                              f"{', '.join(sorted(sub.destinations))}")
     if d.logged_only:
         lines.append(f"({d.logged_only} more logged without saying they were dropped)")
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
 
 
 def _span(g: DropGroup) -> str:

@@ -1,34 +1,24 @@
 """Renderers for `logs sessions` and `logs summary`: results in, text or JSON out, no computing.
 
-Log contents (EHLO names, replies, certificate names) are attacker-controlled: JSON escapes
-them by construction; in text, control characters are shown as `\\xNN` so a crafted reply
-cannot move the cursor or clear the terminal.
+Log contents (EHLO names, replies, certificate names) are attacker-controlled: in text, each
+value goes through terminal.escaped (see there).
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..model.exchange import SmtpSession
 from ..store.queries import tls_parts
 from ..store.run import RunInfo, SessionsResult, SummaryResult
+from .terminal import escaped
 
 if TYPE_CHECKING:
     from ..store.summary import SummaryRow
 
 SESSIONS_SCHEMA = "mailflow-doctor/logs-sessions/v1"
 SUMMARY_SCHEMA = "mailflow-doctor/logs-summary/v1"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _safe(text: str | None) -> str:
-    if not text:
-        return ""
-    if text.isprintable():  # the common case, checked in C
-        return text
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -89,23 +79,23 @@ _OFFERED = {True: "offered", False: "NOT offered", None: "no EHLO reply"}
 def _tls_text(s: SmtpSession) -> str:
     offered = _OFFERED[s.starttls_offered]
     used = ", used" if s.starttls_used else ""
-    return f"STARTTLS {offered}{used}; TLS {_safe(s.tls) if s.tls else 'none'}"
+    return f"STARTTLS {offered}{used}; TLS {escaped(s.tls) if s.tls else 'none'}"
 
 
 def _session_text(s: SmtpSession) -> list[str]:
-    lines = [f"{_short(s.start)}  {_safe(s.server) or '-':10} {_safe(s.remote_ip):39} -> "
-             f"{_safe(s.local_endpoint)}  {s.session_id}  {_safe(s.connector)}",
-             f"    EHLO {_safe(s.ehlo) or '-'}; {_tls_text(s)}; {s.messages} message(s); "
-             f"ended {_short(s.end)} ({_safe(s.disconnect) or 'no disconnect logged'})"]
+    lines = [f"{_short(s.start)}  {escaped(s.server) or '-':10} {escaped(s.remote_ip):39} -> "
+             f"{escaped(s.local_endpoint)}  {s.session_id}  {escaped(s.connector)}",
+             f"    EHLO {escaped(s.ehlo) or '-'}; {_tls_text(s)}; {s.messages} message(s); "
+             f"ended {_short(s.end)} ({escaped(s.disconnect) or 'no disconnect logged'})"]
     cert = s.certificate
     if cert is not None:
-        lines.append(f"    certificate {_safe(cert.subject) or '-'} thumbprint "
-                     f"{_safe(cert.thumbprint) or '-'} expires {_short(cert.not_after)} "
-                     f"SAN {_safe(', '.join(cert.san)) or '-'}")
+        lines.append(f"    certificate {escaped(cert.subject) or '-'} thumbprint "
+                     f"{escaped(cert.thumbprint) or '-'} expires {_short(cert.not_after)} "
+                     f"SAN {escaped(', '.join(cert.san)) or '-'}")
     if s.replies:
         # Escaping only lengthens text, so cutting before it gives the same first 300.
-        lines.append(f"    replies: {_safe(' | '.join([r[:60] for r in s.replies])[:300])[:300]}")
-    lines.append(f"    at {_safe(str(s.location))}")
+        lines.append(f"    replies: {escaped(' | '.join([r[:60] for r in s.replies])[:300])[:300]}")
+    lines.append(f"    at {escaped(str(s.location))}")
     return lines
 
 
@@ -119,7 +109,7 @@ def _footer(info: RunInfo) -> list[str]:
     if info.bad_lines or info.problems:
         out.append(f"{info.bad_lines} unusable line(s); first problems:" if info.bad_lines
                    else "problems:")
-        out += [f"  {_safe(str(p))}" for p in info.problems]
+        out += [f"  {escaped(str(p))}" for p in info.problems]
     return out
 
 
@@ -178,7 +168,7 @@ def summary_text(result: SummaryResult) -> str:
              f"{title:24} {'sessions':>8} {'EOP':>7} {'TLS ok':>7} {'failed':>6} "
              f"{'no STARTTLS':>11} {'plain':>6}  first seen            last seen"]
     for r in s.rows:
-        lines.append(f"{_safe(r.key)[:24]:24} {r.sessions:8} {r.eop_sessions:7} {r.tls_ok:7} "
+        lines.append(f"{escaped(r.key)[:24]:24} {r.sessions:8} {r.eop_sessions:7} {r.tls_ok:7} "
                      f"{r.tls_failed:6} {r.starttls_not_offered:11} {r.no_tls:6}  "
                      f"{_short(r.first_seen)}  {_short(r.last_seen)}")
         for n in r.networks:
@@ -188,16 +178,16 @@ def summary_text(result: SummaryResult) -> str:
         lines.append("(no sessions)")
     lines += ["", "Certificates presented (receive logs):"]
     for c in s.certificates:
-        lines.append(f"  {_safe(c.server):12} {_safe(c.thumbprint) or '-':40} "
+        lines.append(f"  {escaped(c.server):12} {escaped(c.thumbprint) or '-':40} "
                      f"{_short(c.first_seen)} .. {_short(c.last_seen)}  {c.sessions} session(s)"
-                     f"  {_safe(c.subject)}  expires {_short(c.not_after)}")
+                     f"  {escaped(c.subject)}  expires {_short(c.not_after)}")
     if not s.certificates:
         lines.append("  none logged")
     if s.changes:
         lines.append("Certificate changes:")
         for c in s.changes:
-            lines.append(f"  {_short(c.time)}  {_safe(c.server)}: {_safe(c.previous)} -> "
-                         f"{_safe(c.thumbprint)}  ({_safe(str(c.location))})")
+            lines.append(f"  {_short(c.time)}  {escaped(c.server)}: {escaped(c.previous)} -> "
+                         f"{escaped(c.thumbprint)}  ({escaped(str(c.location))})")
     lines += [""] + _footer(result.info)
     return "\n".join(lines) + "\n"
 

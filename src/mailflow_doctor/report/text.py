@@ -6,6 +6,7 @@ import textwrap
 from collections import Counter
 
 from ..model.report import Report
+from .terminal import printable
 
 WIDTH = 100
 
@@ -82,4 +83,4 @@ def render(report: Report) -> str:
         paths = [p for p, k in report.inputs if k == kind]
         shown = paths[0] if count == 1 else f"{count} files, e.g. {paths[0]}"
         lines.append(f"  {kind:{width}} {shown}")
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")

@@ -7,6 +7,7 @@ import json
 from ..diagnose.trace_summary import DEFERRED, DELIVERED, FAILED, PENDING, TargetSummary
 from ..model.trace import TraceEvent
 from .decode import reason_dict
+from .terminal import escaped, printable
 
 EVENTS_SCHEMA = "mailflow-doctor/trace/v1"
 SUMMARY_SCHEMA = "mailflow-doctor/trace-summary/v1"
@@ -41,8 +42,9 @@ def events_text(events: list[TraceEvent]) -> str:
                 detail += f" ({r.msg})"
         elif e.status:
             detail = e.status
-        lines.append(f"{e.time_utc:%Y-%m-%d %H:%M:%S}  {e.event:8} {e.recipient[:28]:28} "
-                     f"{(e.source_ip or '')[:15]:15} {target[:22]:22} {detail[:80]}")
+        lines.append(f"{e.time_utc:%Y-%m-%d %H:%M:%S}  {escaped(e.event):8} "
+                     f"{escaped(e.recipient[:28]):28} {escaped(e.source_ip)[:15]:15} "
+                     f"{escaped(target[:22]):22} {escaped(detail[:80])}")
     lines.append(f"{len(events)} event(s)")
     return "\n".join(lines) + "\n"
 
@@ -97,4 +99,4 @@ def summary_text(targets: list[TargetSummary]) -> str:
         lines.append("")
     if not targets:
         lines.append("No delivery attempts with a target in the trace.")
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")

@@ -1,0 +1,35 @@
+"""Text meant for a terminal, made safe to print.
+
+What the inputs hold is attacker-influenced: a Message-ID, an EHLO name or a reason is whatever
+the sender or the far end chose, a log or configuration line whatever was written there. Printed
+raw, a control character could move the cursor, clear the screen or hide a line from the admin.
+JSON escapes control characters by itself; text shows each one as `\\xNN`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # but tab and line feed
+
+
+def _shown(m: re.Match) -> str:
+    return f"\\x{ord(m.group()):02x}"
+
+
+def escaped(value: str | None) -> str:
+    """One value (None as ""), every control character shown, a line feed too: a value in a
+    table or a line of its own must stay on that line."""
+    if not value:
+        return ""
+    if value.isprintable():  # the common case, checked in C
+        return value
+    return _CONTROL.sub(_shown, value)
+
+
+def printable(text: str) -> str:
+    """A whole rendered text: its line feeds and tabs kept (a configuration line or a fix may
+    hold tabs), every other control character shown (a carriage return too: it could write
+    over the start of its line)."""
+    return _CONTROL_IN_TEXT.sub(_shown, text)

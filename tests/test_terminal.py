@@ -59,3 +59,18 @@ def test_trace_views_and_the_diagnosis_show_escapes_not_send_them(tmp_path):
         out = runner.invoke(app, args).stdout
         assert "\x1b" not in out and "\x07" not in out, args
         assert "\\x1b[2J" in out or "\\x07" in out, args
+
+
+def test_warnings_and_errors_on_stderr_are_escaped(tmp_path):
+    odd = tmp_path / f"evil{CLEAR}.csv"
+    runner = CliRunner()
+    result = runner.invoke(app, ["diagnose", str(odd)])  # no such file: an error
+    assert result.exit_code == 2
+    assert "\x1b" not in result.stderr and "evil\\x1b[2J.csv" in result.stderr
+    trace = tmp_path / "trace.csv"
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    extended_csv(trace, [extended_row(t0, "RECEIVE", 1)])
+    result = runner.invoke(app, ["trace", str(trace), str(odd)])  # one usable file: a warning
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stderr and "warning: " in result.stderr
+    assert "evil\\x1b[2J.csv" in result.stderr

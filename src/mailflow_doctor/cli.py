@@ -18,6 +18,8 @@ from .evidence.timefmt import parse_time
 from .progress import RichProgress
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .model.report import Report
 
 # Each command imports what only it needs (HTTP and MSAL for `trace fetch`, the checks for
@@ -54,8 +56,18 @@ StoreOpt = Annotated[Optional[Path], typer.Option(
 
 def fail(message: str) -> typer.Exit:
     """One clear line on stderr and exit code 2: for bad usage and unusable input."""
-    typer.echo(f"mailflow-doctor: {message}", err=True)
+    from .report.terminal import escaped  # the message may quote the input
+
+    typer.echo(f"mailflow-doctor: {escaped(message)}", err=True)
     return typer.Exit(EXIT_USAGE)
+
+
+def warn(problems: Iterable[object]) -> None:
+    """Each input problem as one line on stderr; the rest of the input is still used."""
+    from .report.terminal import escaped  # a problem may quote the input
+
+    for problem in problems:
+        typer.echo(f"warning: {escaped(str(problem))}", err=True)
 
 
 def emit(text: str, output: Path | None) -> None:
@@ -94,8 +106,7 @@ def _diagnose(paths: list[Path], forced: dict[str, list[Path]], fmt: Format,
         extra = f" (and {len(evidence.problems) - 1} more problems)" if len(
             evidence.problems) > 1 else ""
         raise fail(f"nothing usable in the input: {first}{extra}")
-    for problem in evidence.problems:
-        typer.echo(f"warning: {problem}", err=True)
+    warn(evidence.problems)
     report = run_diagnosis(evidence, eop, target, ingress)
     emit({"text": text_report.render, "json": json_report.render}[fmt.value](report), output)
     return report
@@ -177,8 +188,7 @@ def _trace_events(paths: list[Path]) -> list:
     from .evidence.collect import collect
 
     evidence = collect(paths)
-    for problem in evidence.problems:
-        typer.echo(f"warning: {problem}", err=True)
+    warn(evidence.problems)
     if not evidence.trace:
         raise fail("no message trace events found in " + ", ".join(map(str, paths)))
     return evidence.trace
@@ -298,8 +308,7 @@ def _firewall_question(configs: list[Path], destination: str, sources: str | Non
     except ValueError as exc:
         raise fail(f"{exc}") from None
     evidence = collect([], {"firewall-config": configs})
-    for problem in evidence.problems:
-        typer.echo(f"warning: {problem}", err=True)
+    warn(evidence.problems)
     if not evidence.firewalls:
         raise fail("no readable firewall configuration in " + ", ".join(map(str, configs)))
     address = ipaddress.ip_address(target.ip)
@@ -353,8 +362,7 @@ def firewall_drops(
     eop = snapshot(instance.value).eop_prefixes
     evidence = collect([], {"firewall-log": logs},
                        {deny_log.KIND: {"want": eop_filter(eop, port)}})
-    for problem in evidence.problems:
-        typer.echo(f"warning: {problem}", err=True)
+    warn(evidence.problems)
     result = eop_drops(evidence.denies, eop, port)
     render = firewall_report.drops_json if fmt is Format.json else firewall_report.drops_text
     emit(render(result), output)
@@ -390,8 +398,7 @@ def _logs_query(run, fmt: Format, output: Path | None, command: str) -> None:
             result = run(progress)
     except QueryError as exc:
         raise fail(str(exc)) from None
-    for problem in result.info.problems:
-        typer.echo(f"warning: {problem}", err=True)
+    warn(result.info.problems)
     emit(LOG_RENDERERS[command][fmt.value](result), output)
 
 

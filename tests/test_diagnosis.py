@@ -285,8 +285,33 @@ def test_tracking_logs_far_from_the_trace_are_not_read(tmp_path):
     for name in ("MSGTRK2026112310-1.LOG", "MSGTRK2026110211-1.LOG"):
         (folder / name).unlink()
     text = runner.invoke(app, ["diagnose", str(trace), "--tracking-logs", str(folder)]).stdout
-    assert "Message tracking: none of the 2 log file(s) given comes within a day of the trace" \
-           in text
+    assert "Message tracking: none of the 2 log file(s) given comes near the time the trace " \
+           "covers, so none was read" in text
+    # A file near the trace holding none of its messages still answers: none arrived later.
+    write_tracking(folder, HEADER_2013 + [receive("23", 7)], "MSGTRK2026112311-1.LOG")
+    _, report = diagnose_json(trace, "--tracking-logs", folder)
+    assert report["summary"]["tracking_files_read"] == 1
+    assert report["summary"]["tracking_events"] == 0
+    assert report["summary"]["on_premises_receipts"]["received_later"] == 0
+    text = runner.invoke(app, ["diagnose", str(trace), "--tracking-logs", str(folder)]).stdout
+    assert "Message tracking: 0 of 5 message(s) EOP deferred were received on-premises later; " \
+           "2 log file(s) far from the trace's time span not read" in text
     # Without a trace there is no window: every file is read.
     evidence = collect([folder])
-    assert len(evidence.tracking) == 2 and evidence.tracking_outside_window == 0
+    assert len(evidence.tracking) == 3 and evidence.tracking_outside_window == 0
+
+
+def test_trace_times_at_the_ends_of_the_calendar_do_not_crash(tmp_path):
+    """PowerShell writes DateTime.MinValue for a missing date; widening the trace's span by a
+    day must not overflow (collect computes that window for every trace)."""
+    rows = [extended_row(datetime(2026, 11, 23, 9, tzinfo=timezone.utc), "RECEIVE", 1)]
+    rows.append(dict(rows[0], date_time_utc="0001-01-01T00:00:00.000Z", message_id="<m2@x>"))
+    rows.append(dict(rows[0], date_time_utc="9999-12-31T23:59:59.000Z", message_id="<m3@x>"))
+    trace = tmp_path / "trace.csv"
+    extended_csv(trace, rows)
+    for args in (["trace", str(trace)], ["diagnose", str(trace)]):
+        result = runner.invoke(app, args)
+        assert not isinstance(result.exception, Exception), (args, result.exception)
+        assert result.exit_code in (0, 1), args
+    evidence = collect([trace])
+    assert len(evidence.trace) == 3

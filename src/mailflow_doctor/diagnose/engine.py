@@ -89,9 +89,10 @@ def diagnose(evidence: Evidence, snapshot: Snapshot, destination: Target | None 
         "firewall_configs": len(evidence.firewalls),
         "eop_prefixes": facts.eop.cidrs(),
     }
-    if evidence.tracking or evidence.tracking_outside_window:
-        summary["tracking_events"] = len(evidence.tracking)
+    if evidence.tracking_files_read or evidence.tracking_outside_window:
+        summary["tracking_files_read"] = evidence.tracking_files_read
         summary["tracking_files_outside_window"] = evidence.tracking_outside_window
+        summary["tracking_events"] = len(evidence.tracking)  # of the trace's messages
         summary["on_premises_receipts"] = receipts(facts.defers, evidence.tracking).as_dict()
     return Report(
         findings=tuple(findings),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
@@ -74,6 +74,7 @@ class Evidence:
     firewalls: list[FirewallRuleset] = field(default_factory=list)
     denies: list[DenyEvent] = field(default_factory=list)
     tracking: list[TrackingEvent] = field(default_factory=list)  # on-premises message tracking
+    tracking_files_read: int = 0  # message tracking logs read (their events may all be others')
     tracking_outside_window: int = 0  # tracking log files left unread: no row near the trace
     problems: list[InputProblem] = field(default_factory=list)
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (file, kind)
@@ -183,11 +184,20 @@ def collect(paths: Iterable[str | Path] = (),
 
 
 def _trace_window(trace: list[TraceEvent]) -> Window:
-    """The trace's time span widened by TRACE_MARGIN: the on-premises log rows worth reading."""
+    """The trace's time span widened by TRACE_MARGIN: the on-premises log rows worth reading.
+    (A trace may hold times at the ends of datetime's range: PowerShell's DateTime.MinValue.)"""
     if not trace:
         return None
-    return (min(e.time_utc for e in trace) - TRACE_MARGIN,
-            max(e.time_utc for e in trace) + TRACE_MARGIN)
+    first, last = min(e.time_utc for e in trace), max(e.time_utc for e in trace)
+    try:
+        since = first - TRACE_MARGIN
+    except OverflowError:
+        since = datetime.min.replace(tzinfo=UTC)
+    try:
+        until = last + TRACE_MARGIN
+    except OverflowError:
+        until = datetime.max.replace(tzinfo=UTC)
+    return since, until
 
 
 def _trace_messages(trace: list[TraceEvent]) -> frozenset[str] | None:
@@ -212,6 +222,7 @@ def _read_tracking(evidence: Evidence, path: Path, module: ModuleType, window: W
             evidence.tracking_outside_window += 1
             evidence.inputs.append((str(path), module.KIND))
             return
+    evidence.tracking_files_read += 1
     _read(evidence, path, TRACKING_LOGS, module, options)
 
 

@@ -6,7 +6,7 @@ import textwrap
 from collections import Counter
 
 from ..model.report import Report
-from .terminal import printable
+from .terminal import escaped, printable
 
 WIDTH = 100
 
@@ -27,9 +27,9 @@ def render(report: Report) -> str:
     lines.append(f"EOP ranges: {report.endpoints}")
     got = report.summary.get("on_premises_receipts")
     unread = report.summary.get("tracking_files_outside_window", 0)
-    if got and unread and not report.summary.get("tracking_events"):
-        lines.append(f"Message tracking: none of the {unread} log file(s) given comes within a "
-                     "day of the trace, so none was read")
+    if got and unread and not report.summary.get("tracking_files_read"):
+        lines.append(f"Message tracking: none of the {unread} log file(s) given comes near the "
+                     "time the trace covers, so none was read")
     elif got and got["deferred_messages"]:
         first = got["examples"][0]["received"][:16] + "Z" if got["examples"] else None
         lines.append(f"Message tracking: {got['received_later']} of {got['deferred_messages']} "
@@ -42,7 +42,7 @@ def render(report: Report) -> str:
     if not report.findings:
         lines.append("No problem found in the evidence given.")
     for n, f in enumerate(report.findings, 1):
-        lines.append(f"{n}. [{f.severity.upper()}] {f.title}")
+        lines.append(f"{n}. [{f.severity.upper()}] {escaped(f.title)}")
         lines.append(f"   cause: {f.cause.value}   confidence: {f.confidence:.0%}")
         lines.extend(_wrap(f.explanation, "   "))
         for key in ("missing_prefixes", "permitted_prefixes"):
@@ -61,7 +61,8 @@ def render(report: Report) -> str:
         if f.evidence:
             lines.append("   Evidence:")
             for e in f.evidence:
-                lines.append(f"     {e.location}  {e.excerpt[:WIDTH - 10]}")
+                lines.append(f"     {escaped(str(e.location))}  "
+                             f"{escaped(e.excerpt[:WIDTH - 10])}")
         lines.append("")
 
     if report.missing_evidence:
@@ -72,7 +73,7 @@ def render(report: Report) -> str:
     if report.problems:
         lines.append(f"Input problems ({len(report.problems)}; the rest of each file was used):")
         for p in report.problems[:20]:
-            lines.append(f"  {p}")
+            lines.append(f"  {escaped(str(p))}")
         if len(report.problems) > 20:
             lines.append(f"  ... and {len(report.problems) - 20} more")
         lines.append("")
@@ -81,6 +82,7 @@ def render(report: Report) -> str:
     width = max(map(len, by_kind), default=0)
     for kind, count in sorted(by_kind.items()):
         paths = [p for p, k in report.inputs if k == kind]
-        shown = paths[0] if count == 1 else f"{count} files, e.g. {paths[0]}"
+        first = escaped(paths[0])
+        shown = first if count == 1 else f"{count} files, e.g. {first}"
         lines.append(f"  {kind:{width}} {shown}")
     return printable("\n".join(lines) + "\n")

@@ -146,11 +146,11 @@ class _LogReader(W3CLogReader[TrackingEvent]):
         time = parse_time(get("date-time"))
         if time is None:
             return f"date-time {get('date-time')[:40]!r} is not a valid time; line skipped"
-        if self.message_ids is not None and message_key(get("message-id")) not in self.message_ids:
-            return None
         event_id = get("event-id").upper()
         if not _EVENT_ID.fullmatch(event_id):
             return f"event-id {event_id[:40]!r} is not an event name; line skipped"
+        if self.message_ids is not None and message_key(get("message-id")) not in self.message_ids:
+            return None
         recipients = tuple(r.strip() for r in get("recipient-address").split(";") if r.strip())
         statuses = _statuses(get("recipient-status"), len(recipients))
         return TrackingEvent(

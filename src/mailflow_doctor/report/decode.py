@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 from ..knowledge.codes import Explanation
 from ..model.trace import DeferReason
-from .terminal import printable
+from .terminal import json_text, printable
 
 _FIELDS = ("smtp_code", "enhanced_code", "text", "inner_message", "msg", "fqdn", "ip", "lrt",
            "last_attempted_server", "last_attempted_ip", "smtp_security", "eop_server",
@@ -39,8 +38,7 @@ def explanation_dict(x: Explanation) -> dict:
 
 
 def render_json(reason: DeferReason, x: Explanation) -> str:
-    return json.dumps({"reason": reason_dict(reason), "explanation": explanation_dict(x)},
-                      indent=2, ensure_ascii=False) + "\n"
+    return json_text({"reason": reason_dict(reason), "explanation": explanation_dict(x)})
 
 
 def render_text(reason: DeferReason, x: Explanation) -> str:

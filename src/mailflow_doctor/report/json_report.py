@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from .. import __version__
 from ..model.report import REPORT_SCHEMA, Finding, Report
+from .terminal import json_text
 
 
 def finding_dict(f: Finding) -> dict:
@@ -37,4 +36,4 @@ def as_dict(report: Report) -> dict:
 
 
 def render(report: Report) -> str:
-    return json.dumps(as_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"
+    return json_text(as_dict(report), default=str)

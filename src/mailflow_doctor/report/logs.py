@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..model.exchange import SmtpSession
 from ..store.queries import tls_parts
 from ..store.run import RunInfo, SessionsResult, SummaryResult
-from .terminal import escaped
+from .terminal import escaped, json_text
 
 if TYPE_CHECKING:
     from ..store.summary import SummaryRow
@@ -62,15 +62,13 @@ def _info_dict(info: RunInfo) -> dict:
 
 
 def sessions_json(result: SessionsResult) -> str:
-    import json  # here: a text answer does without it (a repeated query is timed)
-
     f = result.filter
-    return json.dumps({
+    return json_text({
         "schema": SESSIONS_SCHEMA,
         "filter": {"ip": f.ip, "cidr": f.cidr, "eop_instance": f.instance,
                    "since": _iso(f.since), "until": _iso(f.until)},
         "sessions": [session_dict(s) for s in result.sessions],
-        "input": _info_dict(result.info)}, indent=2, ensure_ascii=False) + "\n"
+        "input": _info_dict(result.info)})
 
 
 _OFFERED = {True: "offered", False: "NOT offered", None: "no EHLO reply"}
@@ -84,7 +82,7 @@ def _tls_text(s: SmtpSession) -> str:
 
 def _session_text(s: SmtpSession) -> list[str]:
     lines = [f"{_short(s.start)}  {escaped(s.server) or '-':10} {escaped(s.remote_ip):39} -> "
-             f"{escaped(s.local_endpoint)}  {s.session_id}  {escaped(s.connector)}",
+             f"{escaped(s.local_endpoint)}  {escaped(s.session_id)}  {escaped(s.connector)}",
              f"    EHLO {escaped(s.ehlo) or '-'}; {_tls_text(s)}; {s.messages} message(s); "
              f"ended {_short(s.end)} ({escaped(s.disconnect) or 'no disconnect logged'})"]
     cert = s.certificate
@@ -140,10 +138,8 @@ def _row_dict(r: SummaryRow) -> dict:
 
 
 def summary_json(result: SummaryResult) -> str:
-    import json
-
     s = result.summary
-    return json.dumps({
+    return json_text({
         "schema": SUMMARY_SCHEMA, "by": s.by, "instance": s.instance,
         "eop_ranges": list(s.eop_ranges), "since": _iso(s.since), "until": _iso(s.until),
         "sessions": s.sessions, "eop_sessions": s.eop_sessions,
@@ -157,7 +153,7 @@ def summary_json(result: SummaryResult) -> str:
                                  "subject": c.subject, "not_after": _iso(c.not_after),
                                  "session_id": c.session_id, "location": str(c.location)}
                                 for c in s.changes],
-        "input": _info_dict(result.info)}, indent=2, ensure_ascii=False) + "\n"
+        "input": _info_dict(result.info)})
 
 
 def summary_text(result: SummaryResult) -> str:

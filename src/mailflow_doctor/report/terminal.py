@@ -3,7 +3,8 @@
 What the inputs hold is attacker-influenced: a Message-ID, an EHLO name or a reason is whatever
 the sender or the far end chose, a log or configuration line whatever was written there. Printed
 raw, a control character could move the cursor, clear the screen or hide a line from the admin.
-JSON escapes control characters by itself; text shows each one as `\\xNN`.
+Text shows each one as `\\xNN`; JSON as `\\u00NN` (the json module leaves DEL and the C1
+controls raw when it keeps non-ASCII text readable, so `json_text` escapes those).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # but tab and line feed
+_DEL_AND_C1 = re.compile(r"[\x7f-\x9f]")
 
 
 def _shown(m: re.Match) -> str:
@@ -33,3 +35,12 @@ def printable(text: str) -> str:
     hold tabs), every other control character shown (a carriage return too: it could write
     over the start of its line)."""
     return _CONTROL_IN_TEXT.sub(_shown, text)
+
+
+def json_text(data: object, **options: object) -> str:
+    """`data` as the renderers print JSON: indented, other scripts readable, a final line feed,
+    and every control character escaped (json itself escapes only those below a space)."""
+    import json  # here: a text answer does without it (a repeated query is timed)
+
+    text = json.dumps(data, indent=2, ensure_ascii=False, **options)
+    return _DEL_AND_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from ..diagnose.trace_summary import DEFERRED, DELIVERED, FAILED, PENDING, TargetSummary
 from ..model.trace import TraceEvent
 from .decode import reason_dict
-from .terminal import escaped, printable
+from .terminal import escaped, json_text, printable
 
 EVENTS_SCHEMA = "mailflow-doctor/trace/v1"
 SUMMARY_SCHEMA = "mailflow-doctor/trace-summary/v1"
@@ -26,8 +24,7 @@ def event_dict(e: TraceEvent) -> dict:
 
 
 def events_json(events: list[TraceEvent]) -> str:
-    return json.dumps({"schema": EVENTS_SCHEMA, "events": [event_dict(e) for e in events]},
-                      indent=2, ensure_ascii=False) + "\n"
+    return json_text({"schema": EVENTS_SCHEMA, "events": [event_dict(e) for e in events]})
 
 
 def events_text(events: list[TraceEvent]) -> str:
@@ -67,14 +64,14 @@ def _summary_dict(s: TargetSummary) -> dict:
 
 
 def summary_json(targets: list[TargetSummary]) -> str:
-    return json.dumps({"schema": SUMMARY_SCHEMA, "targets": [_summary_dict(s) for s in targets]},
-                      indent=2, ensure_ascii=False) + "\n"
+    return json_text({"schema": SUMMARY_SCHEMA, "targets": [_summary_dict(s) for s in targets]})
 
 
 def summary_text(targets: list[TargetSummary]) -> str:
     lines: list[str] = []
     for s in targets:
-        name = " ".join(p for p in (s.fqdn, f"({s.ip})" if s.ip and s.fqdn else s.ip) if p)
+        name = escaped(" ".join(p for p in (s.fqdn, f"({s.ip})" if s.ip and s.fqdn else s.ip)
+                                if p))
         m = s.messages
         lines += [f"Target {name}",
                   f"  messages: {m[DELIVERED]} delivered, {m[DEFERRED]} deferred at least once, "
@@ -84,12 +81,14 @@ def summary_text(targets: list[TargetSummary]) -> str:
             lines.append(f"  defers from {s.first_defer:%Y-%m-%d %H:%M}Z "
                          f"to {s.last_defer:%Y-%m-%d %H:%M}Z")
         if s.errors:
-            lines.append("  errors: " + "; ".join(f"{k} ×{n}" for k, n in s.errors.most_common()))
+            lines.append("  errors: " + "; ".join(f"{escaped(k)} ×{n}"
+                                                  for k, n in s.errors.most_common()))
         if s.stuck:
             lines.append("  waited longest:")
             for x in s.stuck[:5]:
                 hours = x.waited.total_seconds() / 3600
-                lines.append(f"    {hours:5.1f} h  {x.state:9} {x.recipient}  {x.message_id}")
+                lines.append(f"    {hours:5.1f} h  {x.state:9} {escaped(x.recipient)}  "
+                             f"{escaped(x.message_id)}")
         if s.hourly:
             lines.append("  per hour (UTC)      send  defer  fail")
             for hour, c in s.hourly.items():

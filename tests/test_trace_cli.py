@@ -62,6 +62,23 @@ def test_trace_lists_normalised_events_sorted_with_reason(tmp_path):
     assert r["text"] == "Connection refused" and r["lrt"].startswith("2026-11-23T09:00")
 
 
+def test_trace_text_shows_every_field_of_an_event(tmp_path):
+    result = runner.invoke(app, ["trace", str(write_case(tmp_path))])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "8 event(s)"
+    at = next(i for i, line in enumerate(lines) if "  defer " in line)
+    when, message, reason = lines[at:at + 3]
+    assert when.startswith("2026-11-23 09:05:00Z  defer    user1@example.net")
+    assert when.endswith(f"104.47.1.1 -> {IP} {HOST}")
+    assert message.split() == ["message", "<msg1@example.org>", "trace", "-", "sender",
+                               "a@example.org"]
+    assert reason == (f"    reason 450 4.4.316 Connection refused; MSG Socket error code 10061; "
+                      f"FQDN {HOST}; IP {IP}; LRT 2026-11-23 09:00:00Z")
+    send = next(i for i, line in enumerate(lines) if "  send " in line)
+    assert lines[send + 2].startswith("2026-")  # no status logged, no status line
+
+
 def test_trace_summary_counts_per_target(tmp_path):
     result = runner.invoke(app, ["trace", "summary", str(write_case(tmp_path)), "--format",
                                  "json"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..diagnose.trace_summary import DEFERRED, DELIVERED, FAILED, PENDING, TargetSummary
-from ..model.trace import TraceEvent
+from ..model.trace import DeferReason, TraceEvent
 from .decode import reason_dict
 from .terminal import escaped, json_text, printable
 
@@ -27,21 +27,30 @@ def events_json(events: list[TraceEvent]) -> str:
     return json_text({"schema": EVENTS_SCHEMA, "events": [event_dict(e) for e in events]})
 
 
+def _reason_text(r: DeferReason) -> str:
+    """The decoded reason on one line: the reply, then each field the string held."""
+    parts = [" ".join(str(p) for p in (r.smtp_code, r.enhanced_code, r.text) if p) or "?"]
+    parts += [f"{label} {value}" for label, value in (
+        ("inner", r.inner_message), ("MSG", r.msg), ("FQDN", r.fqdn), ("IP", r.ip),
+        ("LRT", f"{r.lrt:%Y-%m-%d %H:%M:%S}Z" if r.lrt else None)) if value]
+    return "; ".join(parts) + (" (cut short)" if r.truncated else "")
+
+
 def events_text(events: list[TraceEvent]) -> str:
-    lines = [f"{'time (UTC)':19}  {'event':8} {'recipient':28} {'source':15} {'target':22} detail"]
+    """Each event as two or three lines, oldest first: when, what and for whom; the message,
+    its trace id and sender; then the decoded reason of a defer or failure, else the status."""
+    lines = []
     for e in events:
-        target = e.target_ip or e.target_fqdn or (e.reason.target_ip if e.reason else "") or ""
-        detail = ""
-        if e.reason:
-            r = e.reason
-            detail = " ".join(str(p) for p in (r.smtp_code, r.enhanced_code, r.text) if p)
-            if r.msg:
-                detail += f" ({r.msg})"
+        target = " ".join(escaped(v) for v in (e.target_ip, e.target_fqdn) if v)
+        route = f"  {escaped(e.source_ip) or '?'} -> {target}" if target or e.source_ip else ""
+        lines += [f"{e.time_utc:%Y-%m-%d %H:%M:%S}Z  {escaped(e.event):8} "
+                  f"{escaped(e.recipient) or '-'}{route}",
+                  f"    message {escaped(e.message_id) or '-'}  trace {escaped(e.trace_id) or '-'}"
+                  f"  sender {escaped(e.sender) or '-'}"]
+        if e.reason is not None:
+            lines.append(f"    reason {escaped(_reason_text(e.reason))}")
         elif e.status:
-            detail = e.status
-        lines.append(f"{e.time_utc:%Y-%m-%d %H:%M:%S}  {escaped(e.event):8} "
-                     f"{escaped(e.recipient[:28]):28} {escaped(e.source_ip)[:15]:15} "
-                     f"{escaped(target[:22]):22} {escaped(detail[:80])}")
+            lines.append(f"    status {escaped(e.status)}")
     lines.append(f"{len(events)} event(s)")
     return "\n".join(lines) + "\n"
 

@@ -23,7 +23,7 @@ def render(report: Report) -> str:
         if target.get("ip"):
             where = f"{where} ({target['ip']}:{target['port']})" if where else \
                 f"{target['ip']}:{target['port']}"
-        lines.append(f"On-premises endpoint: {where.strip()}")
+        lines.append(f"On-premises endpoint: {escaped(where.strip())}")
     lines.append(f"EOP ranges: {report.endpoints}")
     got = report.summary.get("on_premises_receipts")
     unread = report.summary.get("tracking_files_outside_window", 0)

@@ -191,3 +191,34 @@ def test_paths_without_any_protocol_log_are_an_error(logs, tmp_path):
     assert "\nproblems:\n  " in result.stdout and "typo: no such file or folder" in result.stdout
     result = run("logs", "sessions", str(logs), str(tmp_path / "typo"))
     assert "1 unusable line(s); first problems:" in result.stdout
+
+
+def test_bad_option_leaves_no_new_store_behind(logs, tmp_path):
+    store = tmp_path / "new.duckdb"
+    for command in (("logs", "sessions", str(logs), "--ip", "not-an-ip"),
+                    ("logs", "summary", str(logs), "--by", "weekday")):
+        result = run(*command, "--store", str(store))
+        assert result.exit_code == 2
+        assert not store.exists()
+
+
+def test_kept_store_opened_early_answers_and_is_released(logs, tmp_path):
+    """A kept store is opened on a thread (store.db.Opening): the answer is the same, an
+    unusable file is still a one-line error, and the file is free again afterwards."""
+    import duckdb
+
+    store = tmp_path / "case.duckdb"
+    first = run("logs", "sessions", str(logs), "--store", str(store), "--format", "json")
+    again = run("logs", "summary", str(logs), "--store", str(store), "--format", "json")
+    assert json.loads(again.stdout)["input"]["files_already_in_store"] == 2
+    again = run("logs", "sessions", str(logs), "--store", str(store), "--format", "json")
+    assert json.loads(again.stdout)["sessions"] == json.loads(first.stdout)["sessions"]
+    bad = run("logs", "sessions", "--ip", "not-an-ip", "--store", str(store))
+    assert bad.exit_code == 2 and "not-an-ip" in bad.stderr
+    duckdb.connect(str(store), read_only=True).close()  # no connection left open on it
+
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).execute("CREATE TABLE t (x INTEGER)").close()
+    result = run("logs", "sessions", str(logs), "--store", str(other))
+    assert result.exit_code == 2 and "not a mailflow-doctor case store" in result.stderr
+    assert "Traceback" not in result.output

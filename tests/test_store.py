@@ -15,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import test_protocol_log as real
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-import test_protocol_log as real
 from storegen import session, write_log
 
 from mailflow_doctor.evidence.exchange import protocol_log
@@ -393,3 +393,32 @@ def test_fuzzed_logs_read_the_same_both_ways(tmp_path, junk, keep):
     assert got == expected.records
     assert sorted(map(str, found)) == sorted(map(str, expected.problems))
     assert all(p.location.line for p in found)
+
+
+def test_opening_runs_on_a_thread_only_for_an_existing_store(tmp_path, monkeypatch):
+    import threading
+
+    from mailflow_doctor.store.db import CaseStore, Opening
+
+    threads = []
+    real_init = CaseStore.__init__
+
+    def init(self, *args, **kwargs):
+        threads.append(threading.current_thread())
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(CaseStore, "__init__", init)
+    path = tmp_path / "case.duckdb"
+    with Opening(path) as opening:  # new: opened when asked for, in the caller's thread
+        assert not path.exists()
+        assert opening.store().con.execute("SELECT 1").fetchone() == (1,)
+    assert threads == [threading.current_thread()]
+    with Opening(path) as opening:
+        store = opening.store()
+        assert store.con is not None and store.path == path
+    assert threads[1] is not threading.current_thread()
+    assert store.con is None  # closed on leaving the block
+    with Opening(path):  # never asked for: still waited for and closed
+        pass
+    assert len(threads) == 3
+    duckdb.connect(str(path), read_only=True).close()

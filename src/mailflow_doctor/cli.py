@@ -389,15 +389,21 @@ def _window(since: str | None, until: str | None) -> tuple[datetime | None, date
     return out[0], out[1]
 
 
-def _logs_query(run, fmt: Format, output: Path | None, command: str) -> None:
-    from .report.logs import RENDERERS as LOG_RENDERERS
-    from .store.run import QueryError
+def _logs_query(command: str, store: Path | None, ask, fmt: Format,
+                output: Path | None) -> None:
+    """Run `ask(run module, store, progress)` and print its result; the store is opened first,
+    on a thread, so that the imports here overlap DuckDB's connect (see store.db.Opening)."""
+    from .store.db import Opening
 
-    try:
-        with RichProgress() as progress:
-            result = run(progress)
-    except QueryError as exc:
-        raise fail(str(exc)) from None
+    with Opening(store) as opening:
+        from .report.logs import RENDERERS as LOG_RENDERERS
+        from .store import run
+
+        try:
+            with RichProgress() as progress:
+                result = ask(run, opening, progress)
+        except run.QueryError as exc:
+            raise fail(str(exc)) from None
     warn(result.info.problems)
     emit(LOG_RENDERERS[command][fmt.value](result), output)
 
@@ -413,13 +419,11 @@ def logs_sessions(
     output: OutputOpt = None,
 ) -> None:
     """Reconstructed SMTP sessions: EHLO, STARTTLS, TLS, certificate, replies, disconnect."""
-    from .store.run import run_sessions_query
-
     start, end = _window(since, until)
     eop = instance.value if (cidr or "").strip().lower() == "eop" else False
-    _logs_query(lambda progress: run_sessions_query(
-        paths or [], store, ip=ip, cidr=None if eop else cidr, eop=eop, since=start, until=end,
-        progress=progress), fmt, output, "sessions")
+    _logs_query("sessions", store, lambda run, opened, progress: run.run_sessions_query(
+        paths or [], opened, ip=ip, cidr=None if eop else cidr, eop=eop, since=start,
+        until=end, progress=progress), fmt, output)
 
 
 @logs_app.command("summary")
@@ -432,12 +436,10 @@ def logs_summary(
     output: OutputOpt = None,
 ) -> None:
     """EOP's traffic: which ranges and /24s connected when, TLS outcomes, certificates shown."""
-    from .store.run import run_summary_query
-
     start, end = _window(since, until)
-    _logs_query(lambda progress: run_summary_query(
-        paths or [], store, by=by, instance=instance.value, since=start, until=end,
-        progress=progress), fmt, output, "summary")
+    _logs_query("summary", store, lambda run, opened, progress: run.run_summary_query(
+        paths or [], opened, by=by, instance=instance.value, since=start, until=end,
+        progress=progress), fmt, output)
 
 
 def demo_case() -> Path:

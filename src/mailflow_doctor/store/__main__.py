@@ -35,30 +35,34 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--by", default="source-prefix")
     args = parser.parse_args(argv)
 
-    from ..report.logs import RENDERERS
-    from .run import QueryError, run_sessions_query, run_summary_query
+    from .db import Opening
 
-    progress = None
-    if args.progress:
-        from ..progress import RichProgress
+    with Opening(args.store) as store:  # first: the imports below overlap DuckDB's connect
+        from ..report.logs import RENDERERS
+        from .run import QueryError, run_sessions_query, run_summary_query
 
-        progress = RichProgress().__enter__()
-    try:
-        if args.command == "sessions":
-            eop = args.instance if (args.cidr or "").lower() == "eop" else False
-            result = run_sessions_query(args.paths, args.store, ip=args.ip,
-                                        cidr=None if eop else args.cidr, eop=eop,
-                                        since=args.since, until=args.until, progress=progress)
-        else:
-            result = run_summary_query(args.paths, args.store, by=args.by,
-                                       instance=args.instance, since=args.since,
-                                       until=args.until, progress=progress)
-    except QueryError as exc:
-        print(f"mailflow-doctor: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if progress is not None:
-            progress.__exit__(None, None, None)
+        progress = None
+        if args.progress:
+            from ..progress import RichProgress
+
+            progress = RichProgress().__enter__()
+        try:
+            if args.command == "sessions":
+                eop = args.instance if (args.cidr or "").lower() == "eop" else False
+                result = run_sessions_query(args.paths, store, ip=args.ip,
+                                            cidr=None if eop else args.cidr, eop=eop,
+                                            since=args.since, until=args.until,
+                                            progress=progress)
+            else:
+                result = run_summary_query(args.paths, store, by=args.by,
+                                           instance=args.instance, since=args.since,
+                                           until=args.until, progress=progress)
+        except QueryError as exc:
+            print(f"mailflow-doctor: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            if progress is not None:
+                progress.__exit__(None, None, None)
     sys.stdout.write(RENDERERS[args.command][args.format](result))
     return 0
 

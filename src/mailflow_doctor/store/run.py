@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..ipspace import PrefixSet
 from ..model import InputProblem
 from ..model.exchange import SmtpSession
-from .db import StoreError, open_store
+from .db import Opening, StoreError, open_store
 from .files import Registration, register
 from .load import count_sessions, query_sessions
 from .load import problems as stored_problems
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # summary.py is imported by the one command that needs it
     from .summary import Summary
 
 MAX_PROBLEMS_SHOWN = 50
+StoreArg = str | Path | Opening | None  # a path (None: temporary), or an Opening under way
 
 
 class QueryError(Exception):
@@ -80,14 +81,15 @@ def _ingest(store, since, until, progress, reg: Registration) -> RunInfo:
                    reg.problems + shown)
 
 
-def run_sessions_query(paths: Iterable[str | Path], store_path: str | Path | None = None, *,
+def run_sessions_query(paths: Iterable[str | Path], store_path: StoreArg = None, *,
                        ip: str | None = None, cidr: str | None = None, eop: bool | str = False,
                        since: datetime | None = None, until: datetime | None = None,
                        progress=None) -> SessionsResult:
     """`logs sessions PATH... [--ip|--range] [--since] [--until] [--store]`.
 
     `cidr` may be the word `eop` (the EOP ranges of `eop`'s instance, worldwide by default).
-    With no paths and a store, the whole store is asked.
+    With no paths and a store, the whole store is asked. The store may be a path or a
+    db.Opening under way (the commands start one before importing the rest).
     """
     if cidr and cidr.strip().lower() == "eop":
         cidr, eop = None, eop or True
@@ -115,7 +117,7 @@ def sessions_for_diagnosis(paths: Iterable[str | Path], store_path: str | Path |
         return DiagnosisSessions(found, count_sessions(store, since, until), info)
 
 
-def run_summary_query(paths: Iterable[str | Path], store_path: str | Path | None = None, *,
+def run_summary_query(paths: Iterable[str | Path], store_path: StoreArg = None, *,
                       by: str = "source-prefix", instance: str = "worldwide",
                       since: datetime | None = None, until: datetime | None = None,
                       progress=None) -> SummaryResult:
@@ -133,9 +135,9 @@ def run_summary_query(paths: Iterable[str | Path], store_path: str | Path | None
             raise QueryError(str(exc)) from None
 
 
-def _opened(store_path):
+def _opened(store_path: StoreArg):
     try:
-        return open_store(store_path)
+        return store_path.store() if isinstance(store_path, Opening) else open_store(store_path)
     except StoreError as exc:
         raise QueryError(str(exc)) from None
 

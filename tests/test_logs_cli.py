@@ -222,3 +222,23 @@ def test_kept_store_opened_early_answers_and_is_released(logs, tmp_path):
     result = run("logs", "sessions", str(logs), "--store", str(other))
     assert result.exit_code == 2 and "not a mailflow-doctor case store" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_store_locked_by_another_process_is_a_one_line_error(logs, tmp_path):
+    import subprocess
+    import sys
+
+    store = tmp_path / "case.duckdb"
+    assert run("logs", "sessions", str(logs), "--store", str(store)).exit_code == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(30)", str(store)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        result = run("logs", "sessions", str(logs), "--store", str(store))
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    assert result.exit_code == 2
+    assert "cannot open the case store" in result.stderr and "Traceback" not in result.output

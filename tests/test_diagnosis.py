@@ -134,6 +134,31 @@ def test_without_firewall_config_silent_ranges_point_to_a_partial_block(tmp_path
     assert re.search(r"Yet \d+ EOP session\(s\) reached Exchange", service["explanation"])
 
 
+def test_receive_logs_without_any_eop_session_say_it_never_reached_exchange(tmp_path):
+    """EOP absent entirely: the logs cover the time (internal senders are in them) but hold no
+    session from a published EOP range while the connections are refused."""
+    defers(tmp_path, lambda t: led("450", "4.4.316 Connection refused", 10061, HOST, IP, t),
+           source="104.47.34.97")
+    receive_log(tmp_path / "RECV2026112309-1.LOG",
+                [(DAY + timedelta(minutes=7 * k), f"10.1.2.{k + 1}") for k in range(6)])
+    _, report = diagnose_json(tmp_path)
+    top = report["findings"][0]
+    assert top["cause"] == "firewall-blocks-eop" and top["title"].startswith("Suspected")
+    assert "none at all from a published EOP range" in top["explanation"]
+    assert "104.47.34.97" in top["explanation"] and top["confidence"] == 0.55
+    service = next(f for f in report["findings"] if f["cause"] == "service-not-listening")
+    assert service["confidence"] < top["confidence"]
+    assert "none at all from EOP" in service["explanation"]
+    assert "receive logs covering" not in service["explanation"]
+
+    # Logs with no session at all around the trace settle nothing: no suspicion is raised.
+    (tmp_path / "RECV2026112309-1.LOG").unlink()
+    receive_log(tmp_path / "RECV2026112009-1.LOG",
+                [(DAY - timedelta(days=3), "10.1.2.1")])
+    _, report = diagnose_json(tmp_path)
+    assert report["findings"][0]["cause"] == "service-not-listening"
+
+
 STARTTLS_REASON = (f"[{{LED=450 4.4.317 Cannot connect to remote server [Message=451 5.7.3 "
                    f"STARTTLS is required to send mail] [LastAttemptedServerName={HOST}] "
                    f"[LastAttemptedIP={IP}:25]}};{{MSG=}};{{FQDN={HOST}}};{{IP={IP}}};"

@@ -104,8 +104,14 @@ def _finding(facts: Facts, klass: str, events: list[TraceEvent]) -> Finding | No
             last = max(s.start for s in before)
             because.append(f"the receive logs show EOP sessions until {last:%Y-%m-%d %H:%M}Z "
                            "and none while the defers accumulated")
+        elif klass == REFUSED:
+            confidence -= 0.1  # Exchange was receiving, from others: a refusal on the way
+            because.append(f"the receive logs hold {facts.evidence.session_count} session(s) "
+                           "from other sources around that time but none at all from EOP, "
+                           "so something before Exchange turned EOP away")
         else:
-            unknown.append("receive logs covering the time of the defers")
+            because.append(f"the receive logs hold {facts.evidence.session_count} session(s) "
+                           "from other sources around that time but none at all from EOP")
     elif not facts.evidence.session_count:
         unknown.append("the SMTP Receive protocol logs of the Front End servers")
     if klass != REFUSED and not facts.verdicts:

@@ -219,8 +219,10 @@ def _suspected(facts: Facts) -> Finding | None:
     reading; the configuration is what would confirm it and name the rule.
     """
     blocked = [e for e in facts.defers if failure_class(e) in (REFUSED, TIMEOUT)]
-    if facts.verdicts or not blocked or not facts.window or not facts.eop_sessions:
+    if facts.verdicts or not blocked or not facts.window:
         return None
+    if not facts.eop_sessions:
+        return _never_reached(facts, blocked) if facts.evidence.session_count else None
     nets = [PrefixSet.parse(n) for n in _blocks(facts.eop)]
     heard = [n for n in nets if facts.activity(n).in_window]
     silent = [n for n in nets if not facts.activity(n).in_window]
@@ -261,6 +263,39 @@ def _suspected(facts: Facts) -> Finding | None:
         details={"destination": target, "missing_prefixes": missing.cidrs(),
                  "permitted_prefixes": permitted.cidrs(), "rule": None,
                  "basis": "receive-log silence per EOP range", "needs": ["firewall-config"]},
+    )
+
+
+def _never_reached(facts: Facts, blocked: list) -> Finding:
+    """Without a firewall configuration: refusals while the receive logs, which do cover the
+    time (other sources are in them), hold no session at all from EOP. The traffic never
+    reached Exchange; something on the way turns all of EOP away."""
+    target = facts.target.endpoint if facts.target and facts.target.ip else "the endpoint"
+    port = facts.target.port if facts.target else 25
+    others = facts.evidence.session_count
+    sources = sorted(set(facts.trace_sources(blocked)))
+    explanation = (
+        f"{len(blocked)} attempt(s) to {target} were refused or timed out, and the receive "
+        f"logs hold {others} session(s) from other sources around the time of the trace but "
+        "none at all from a published EOP range"
+        + (f" (the failed attempts came from {', '.join(sources[:3])})" if sources else "")
+        + ": Exchange Online's connections never reached Exchange. A firewall or NAT rule "
+        f"that does not let EOP through to port {port} is the likely reason. Would settle "
+        "it: the external firewall's configuration (ASA running-config or iptables-save) or "
+        "its deny log.")
+    return Finding(
+        cause=Cause.FIREWALL_BLOCKS_EOP, severity="error", confidence=0.55 if sources else 0.5,
+        title=f"Suspected: no connection from EOP reaches {target}",
+        explanation=explanation,
+        remediation=(f"Check the firewall rule and any NAT or port forward for TCP {port} to "
+                     f"{target}: they must let in {', '.join(facts.eop.cidrs())}.",
+                     "Run this diagnosis again with the firewall configuration or its deny "
+                     "log to get the exact rule and the missing prefixes."),
+        evidence=tuple(cite.trace_event(e) for e in blocked[:3]),
+        details={"destination": target, "missing_prefixes": facts.eop.cidrs(),
+                 "permitted_prefixes": [], "rule": None,
+                 "basis": "no EOP session in receive logs that hold other sessions",
+                 "needs": ["firewall-config"]},
     )
 
 

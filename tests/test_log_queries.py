@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -99,6 +100,37 @@ def test_summary_per_eop_range_with_certificate_change(logs):
     assert change.session_id == "08DE000000000005" and change.location.line > 6
     assert [(c.server, c.thumbprint, c.sessions) for c in result.certificates] == [
         ("EXCH01", THUMB_OLD, 2), ("EXCH01", THUMB_NEW, 1), ("EXCH02", THUMB_OLD, 3)]
+
+
+def test_summary_counts_our_send_sessions_to_eop_as_ours(logs):
+    """A send log's sessions to EOP addresses are our outbound connections, not EOP arriving."""
+    stamp = (T0 + timedelta(minutes=50)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    lines = [f"{stamp},Outbound to Office 365,08DE0000000000S1,{n},10.20.0.25:30123,"
+             f"104.47.34.5:25,{event}" for n, event in enumerate(
+                 ["*,,attempting to connect", "<,220 BN8NAM12FT023.mail.protection.outlook.com,",
+                  ">,EHLO mail.tailspintoys.ca,", ">,QUIT,", "-,,Local"])]
+    send = logs / "EXCH01/Hub/ProtocolLog/SmtpSend/SEND2026112308-1.LOG"
+    send.parent.mkdir(parents=True)
+    send.write_text("\r\n".join([
+        "#Software: Microsoft Exchange Server", "#Version: 15.0.0.0",
+        "#Log-type: SMTP Send Protocol Log", "#Date: 2026-11-23T08:00:00.000Z",
+        "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+        "remote-endpoint,event,data,context", *lines]) + "\r\n", encoding="utf-8")
+    with open_store() as store:
+        register(store, [logs])
+        result = summary(store, "source-prefix")
+        servers = summary(store, "server")
+    assert (result.sessions, result.eop_sessions) == (9, 6)
+    rows = {r.key: r for r in result.rows}
+    assert rows["104.47.0.0/17"].sessions == 3
+    assert [n.network for n in rows["104.47.0.0/17"].networks] == [
+        "104.47.34.0/24", "104.47.35.0/24"]
+    assert [n.sessions for n in rows["104.47.0.0/17"].networks] == [2, 1]
+    assert sum(r.eop_sessions for r in servers.rows) == 6
+    text = render.sessions_text(run_sessions_query([logs], ip="104.47.34.5"))
+    assert re.search(r"104\.47\.34\.5 +<- 10\.20\.0\.25:30123  08DE0000000000S1", text)
+    text = render.sessions_text(run_sessions_query([logs], ip="104.47.34.97"))
+    assert re.search(r"104\.47\.34\.97 +-> 10\.20\.0\.25:25", text)
 
 
 def test_summary_by_server_and_hour(logs):

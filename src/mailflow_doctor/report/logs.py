@@ -81,7 +81,8 @@ def _tls_text(s: SmtpSession) -> str:
 
 
 def _session_text(s: SmtpSession) -> list[str]:
-    lines = [f"{_short(s.start)}  {escaped(s.server) or '-':10} {escaped(s.remote_ip):39} -> "
+    arrow = "<-" if s.log_type == "send" else "->"  # a send session is ours, going out
+    lines = [f"{_short(s.start)}  {escaped(s.server) or '-':10} {escaped(s.remote_ip):39} {arrow} "
              f"{escaped(s.local_endpoint)}  {escaped(s.session_id)}  {escaped(s.connector)}",
              f"    EHLO {escaped(s.ehlo) or '-'}; {_tls_text(s)}; {s.messages} message(s); "
              f"ended {_short(s.end)} ({escaped(s.disconnect) or 'no disconnect logged'})"]

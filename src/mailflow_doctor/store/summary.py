@@ -34,7 +34,9 @@ class NetworkRow:
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """One group. TLS outcomes and messages count EOP sessions only: those are the question."""
+    """One group. TLS outcomes and messages count EOP sessions only: those are the question.
+    An EOP session is a received one from a published range; our own send sessions to EOP
+    (an outbound connector in a send log) are counted as sessions, never as EOP's."""
 
     key: str
     sessions: int
@@ -123,7 +125,8 @@ def summary(store: CaseStore, by: str = "source-prefix", instance: str = "worldw
         window, params = window_sql(since, until)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE picked AS
             SELECT s.*, r.cidr AS eop_range, r.cidr IS NOT NULL AS eop FROM sessions s
-            LEFT JOIN eop_ranges r ON s.ip_family = r.family AND s.ip_num BETWEEN r.lo AND r.hi
+            LEFT JOIN eop_ranges r ON s.log_type = 'receive' AND s.ip_family = r.family
+                AND s.ip_num BETWEEN r.lo AND r.hi
             WHERE {store.scope_sql('s.file_id')} AND {window}""", params)
         out = Summary(by, instance, tuple(str(n) for n in ranges), since=since, until=until)
         out.sessions, out.eop_sessions = con.execute(

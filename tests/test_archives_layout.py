@@ -162,6 +162,14 @@ def test_archives_give_the_same_sessions_as_the_folder(tmp_path, kind):
     assert _relative(evidence.sessions, marker) == plain and evidence.problems == []
     kinds = sorted(kind for _, kind in evidence.inputs)
     assert kinds == ["smtp-protocol-log"] * 3 + ["unrecognised"]  # the README, no problem
+    # Cited, a line names the archive and the member, not the extraction folder (which for
+    # `collect` without a store is already deleted): `<archive>/<member>:line`; a .gz member
+    # shows where the .gz is, without `.gz`.
+    prefix = {"zip": str(given), "tar.gz": f"{given}/case", "gz": str(given)}[kind]
+    expected = {prefix + str(s.location)[len(str(case)):]
+                for s in run_sessions_query([case]).sessions}
+    assert {str(s.location) for s in evidence.sessions} == expected
+    assert {str(s.location) for s in result.sessions} == expected
 
 
 def test_collect_with_a_store_extracts_beside_it_once(tmp_path):

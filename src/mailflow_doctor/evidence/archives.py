@@ -9,7 +9,8 @@ their name; what they hold is sniffed like any other file.
 Each archive gets a folder named after its path, size and modification time, and below it the
 archive's own path, then the members' paths: `…/archives/@…/home/a/case/EX01.zip/ProtocolLog/
 SmtpSend/SEND2026112801-1.LOG`. So the folder layout still names the server (exchange/layout.py),
-and a cited path still says which archive and member a line came from.
+and a cited line shows as that archive's path and the member's, without the extraction folder
+(model.Location), which may be a temporary one already gone.
 
 Archive contents are attacker-controlled: members that would land outside their folder (`..`,
 absolute names), links and devices are refused, and the bytes written and the number of members

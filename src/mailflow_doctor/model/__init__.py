@@ -8,6 +8,7 @@ holds what every stage shares; the records of one kind of evidence live in their
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, Literal, TypeVar
@@ -47,7 +48,16 @@ class Location:
     line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}" if self.line is not None else self.source
+        source = self.source
+        if "@" in source:  # perhaps a file extracted from an archive: shown as its member
+            source = _EXTRACTED.sub("", source, count=1)
+        return f"{source}:{self.line}" if self.line is not None else source
+
+
+# evidence/archives.py extracts an archive to `<folder>/@<key>/<archive's own path>/<member>`.
+# The folder may be a temporary one, gone when the report is read, so a cited file shows as the
+# archive's path followed by the member's: `/cases/EX01.zip/SmtpReceive/RECV2026112801-1.LOG`.
+_EXTRACTED = re.compile(r"^.*[\\/]@[0-9a-f]{16}-[0-9a-f]{8}(?=[\\/])")
 
 
 @dataclass(frozen=True)

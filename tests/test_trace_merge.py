@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from mailflow_doctor.cli import app
 from mailflow_doctor.evidence.collect import collect
 from mailflow_doctor.evidence.trace import detail_csv, extended_csv, graph, summary_csv
 from mailflow_doctor.evidence.trace.merge import merge
@@ -109,6 +111,32 @@ def test_summary_and_enhanced_summary_give_way_to_detail(tmp_path):
     assert all(e.location.source.endswith("detail.csv") for e in events if e.message_id == MSG)
 
 
+def test_a_failed_detail_without_address_takes_the_summary_target(tmp_path):
+    """A Fail detail often names no IP (`{IP=}`) and a Graph detail no sender; the summary
+    record dropped for the detail still says where the message went and who sent it."""
+    doc = {"schema": "mailflow-doctor/graph-trace/v1", "fetched_at": "2026-11-24T00:00:00Z",
+           "tenant": "tailspintoys.ca", "traces": [{
+               "id": TRACE, "messageId": MSG, "receivedDateTime": "2026-11-22T10:00:00Z",
+               "recipientAddress": RCPT, "senderAddress": "a@fabrikam.example", "size": 1,
+               "status": "failed", "subject": "s", "fromIP": "104.47.34.97",
+               "toIP": "13.92.177.139"}],
+           "details": {TRACE: {"recipientAddress": RCPT, "value": [
+               {"id": TRACE, "messageId": MSG, "dateTime": "2026-11-22T10:00:01Z",
+                "event": "Receive", "action": "", "description": "Message received", "data": ""},
+               {"id": TRACE, "messageId": MSG, "dateTime": "2026-11-23T10:00:05Z",
+                "event": "Fail", "action": "", "data": "", "description":
+                "Reason: [{LED=550 4.4.7 QUEUE.Expired; message expired};{MSG=};{FQDN=};"
+                "{IP=};{LRT=}]"}]}}}
+    (tmp_path / "fetch.json").write_text(json.dumps(doc))
+    receive, fail = collect([tmp_path]).trace
+    assert (receive.event, fail.event) == ("receive", "fail")
+    assert receive.sender == fail.sender == "a@fabrikam.example"
+    assert fail.target_ip == "13.92.177.139" and receive.target_ip is None
+    assert merge([receive, fail]) == [receive, fail]
+    summary = CliRunner().invoke(app, ["trace", "summary", str(tmp_path / "fetch.json")])
+    assert "Target 13.92.177.139" in summary.stdout and " 1 failed" in summary.stdout
+
+
 def test_extended_report_and_detail_export_of_one_message(tmp_path):
     ext = ("date_time_utc,client_ip,server_ip,server_hostname,event_id,message_id,"
            "network_message_id,recipient_address,recipient_status,sender_address\r\n"
@@ -180,9 +208,11 @@ def test_a_copy_completed_into_its_sibling_stays_as_it_was():
 RECORDS = st.builds(
     event, second=st.integers(0, 3), micro=st.sampled_from([0, 250000]),
     source=st.sampled_from(["a.csv", "b.json", "c.csv"]), line=st.integers(1, 3),
-    event_name=st.sampled_from(["receive", "defer", "summary", "send"]),
+    event_name=st.sampled_from(["receive", "defer", "summary", "send", "fail"]),
     recipient=st.sampled_from([RCPT, "", "v@tailspintoys.ca"]),
-    trace_id=st.sampled_from([None, "t1"]), source_ip=st.sampled_from([None, "104.47.34.97"]))
+    trace_id=st.sampled_from([None, "t1"]), source_ip=st.sampled_from([None, "104.47.34.97"]),
+    sender=st.sampled_from([None, "a@fabrikam.example", "b@fabrikam.example"]),
+    target_ip=st.sampled_from([None, "13.92.177.139", "203.0.113.25"]))
 
 
 def realistic(records):

@@ -14,8 +14,9 @@ messages. Rules:
   copies, its records are the ones kept (completed from the others), so merging is idempotent.
 * A Graph getDetailsByRecipient response names no recipient: such events take the recipient of
   their message when all its other records name the same single one.
-* Summary-level events (summary rows, enhanced summary listings) of a message+recipient are
-  dropped when detailed events of it exist.
+* Summary-level events (summary rows, enhanced summary listings, Graph's list) of a
+  message+recipient are dropped when detailed events of it exist; what only they hold (the
+  sender, the target address of a failed attempt) completes those events first.
 * The result is sorted by time (then file, line, and the lifecycle order of events at the same
   moment), whatever the order of the input.
 """
@@ -29,6 +30,7 @@ from dataclasses import replace
 from ...model.trace import TraceEvent
 from .summary_csv import LEVEL, is_summary
 
+_ATTEMPTS = ("send", "defer", "fail", "deliver")  # events that went (or tried to go) somewhere
 _FILLED = ("source_ip", "target_ip", "target_fqdn", "trace_id", "sender", "status")
 # Events at the same moment of one record (the enhanced summary lists several) in the order a
 # message lives through them; others after, by name.
@@ -194,7 +196,28 @@ def merge(events: Iterable[TraceEvent]) -> list[TraceEvent]:
         if not all(is_summary(o) for o in out):
             detailed.add(k[:2])
     if coarse:
-        merged = [e for e in merged if not is_summary(e)
+        summaries: dict[tuple, TraceEvent] = {}
+        for e in merged:
+            if is_summary(e) and (k := (keys.message(e), keys.recipient(e))) in detailed:
+                if k not in summaries or _rank(e) < _rank(summaries[k]):
+                    summaries[k] = e
+        merged = [_completed(e, summaries.get((keys.message(e), keys.recipient(e))))
+                  for e in merged if not is_summary(e)
                   or (keys.message(e), keys.recipient(e)) not in detailed]
     merged.sort(key=_place)
     return merged
+
+
+def _completed(e: TraceEvent, summary: TraceEvent | None) -> TraceEvent:
+    """A detailed event given what only the dropped summary record of its message+recipient
+    holds: the sender, and for a delivery attempt whose reason names no address (a Fail
+    detail's `{IP=}` is often empty) the summary's target."""
+    if summary is None:
+        return e
+    changes = {}
+    if not e.sender and summary.sender:
+        changes["sender"] = summary.sender
+    if (e.event in _ATTEMPTS and not e.target_ip and summary.target_ip
+            and (e.reason is None or not e.reason.target_ip)):
+        changes["target_ip"] = summary.target_ip
+    return replace(e, **changes) if changes else e

@@ -242,3 +242,18 @@ def test_store_locked_by_another_process_is_a_one_line_error(logs, tmp_path):
         holder.wait(timeout=10)
     assert result.exit_code == 2
     assert "cannot open the case store" in result.stderr and "Traceback" not in result.output
+
+
+def test_sessions_show_tls_domain_capabilities(tmp_path):
+    import test_protocol_log as real
+
+    path = real.write(tmp_path, real.RECEIVE + real.DOMAIN_CAPABILITIES)
+    doc = json.loads(run("logs", "sessions", str(path), "--format", "json").stdout)
+    caps = [s["tls_domain_capabilities"] for s in doc["sessions"]]
+    assert caps == [{"capabilities": "AcceptCloudServicesMail", "status": "Success",
+                     "domain": "mail.protection.outlook.com"},
+                    {"capabilities": "None", "status": "NoRemoteCertificate", "domain": None}]
+    text = run("logs", "sessions", str(path)).stdout
+    assert ("domain capabilities AcceptCloudServicesMail (status Success, domain "
+            "mail.protection.outlook.com)") in text
+    assert "domain capabilities None (status NoRemoteCertificate)" in text

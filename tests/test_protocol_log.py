@@ -290,6 +290,37 @@ def test_full_receive_session_offers_and_uses_starttls(tmp_path):
     assert session.remote_ip == "104.47.34.97"
 
 
+# The receive side's TlsDomainCapabilities lines: the first as formats.md §1.4 quotes it, the
+# second the shape expected for EOP (its exact success text is unverified: constructed).
+NO_CAPABILITIES = "TlsDomainCapabilities='None'; Status='NoRemoteCertificate'"
+CLOUD_CAPABILITIES = ("TlsDomainCapabilities='AcceptCloudServicesMail'; Status='Success'; "
+                      "Domain='mail.protection.outlook.com'")
+DOMAIN_CAPABILITIES = rows("08DC6A0000000009", "MBX1\\Default Frontend MBX1", [
+    ("<", "EHLO NAM12-BN8-obe.outbound.protection.outlook.com", ""),
+    (">", EHLO_OFFERS, ""),
+    ("<", "STARTTLS", ""),
+    (">", "220 2.0.0 SMTP server ready", ""),
+    ("*", "", NO_CAPABILITIES),
+    ("*", "", "TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded using bulk encryption "
+              "algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384"),
+    ("*", "", CLOUD_CAPABILITIES),
+    ("-", "", "Local"),
+]) + rows("08DC6A000000000A", "MBX1\\Default Frontend MBX1", [
+    ("<", "EHLO mail.fabrikam.example", ""),
+    ("*", "", NO_CAPABILITIES),
+    ("-", "", "Remote(ConnectionReset)"),
+], minute=5, remote="198.51.100.7:41000")
+
+
+def test_tls_domain_capabilities_last_line_of_the_session(tmp_path):
+    eop, other = protocol_log.parse(write(tmp_path, RECEIVE + DOMAIN_CAPABILITIES)).records
+    assert eop.domain_capabilities == CLOUD_CAPABILITIES and eop.tls == "TLS1_2 CALG_AES_256"
+    assert other.domain_capabilities == NO_CAPABILITIES
+    assert other.disconnect == "Remote(ConnectionReset)"
+    assert protocol_log.parse(write(tmp_path, RECEIVE + FULL_RECEIVE)).records[
+        0].domain_capabilities is None
+
+
 def test_tls_failure_and_helo(tmp_path):
     lines = rows("08DC6A0000000002", "MBX1\\Default Frontend MBX1", [
         ("<", "HELO legacy.example", ""),

@@ -106,6 +106,7 @@ PARITY = {
     "new certificate format, TLS": real.RECEIVE + real.NEW_CERT,
     "full EOP receive session": real.RECEIVE + real.FULL_RECEIVE,
     "TLS failure after HELO": real.RECEIVE + _tls_fail(),
+    "TlsDomainCapabilities lines": real.RECEIVE + real.DOMAIN_CAPABILITIES,
     "send log, remote certificate": real.SEND + _send_with_remote_certificate(),
     "200 recipients (replies cut)": real.RECEIVE + _long_session(),
     "interleaved, out of order": real.RECEIVE + _interleaved(),

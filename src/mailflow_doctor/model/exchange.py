@@ -44,3 +44,7 @@ class SmtpSession:
     replies: tuple[str, ...] = ()
     disconnect: str | None = None
     line_count: int = 0
+    # The receive side's TlsDomainCapabilities line, e.g. `TlsDomainCapabilities='None';
+    # Status='NoRemoteCertificate'`: whether the peer was taken for Exchange Online (the last
+    # such line of the session, as logged).
+    domain_capabilities: str | None = None

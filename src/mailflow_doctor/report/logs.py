@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..model.exchange import SmtpSession
-from ..store.queries import tls_parts
+from ..store.queries import capability_parts, tls_parts
 from ..store.run import RunInfo, SessionsResult, SummaryResult
 from .terminal import escaped, json_text
 
@@ -49,6 +49,7 @@ def session_dict(s: SmtpSession) -> dict:
         "messages": s.messages,
         "replies": [{"code": r[:3], "text": r} for r in s.replies],
         "disconnect": s.disconnect, "location": str(s.location), "lines": s.line_count,
+        "tls_domain_capabilities": capability_parts(s.domain_capabilities),
     }
 
 
@@ -77,7 +78,12 @@ _OFFERED = {True: "offered", False: "NOT offered", None: "no EHLO reply"}
 def _tls_text(s: SmtpSession) -> str:
     offered = _OFFERED[s.starttls_offered]
     used = ", used" if s.starttls_used else ""
-    return f"STARTTLS {offered}{used}; TLS {escaped(s.tls) if s.tls else 'none'}"
+    text = f"STARTTLS {offered}{used}; TLS {escaped(s.tls) if s.tls else 'none'}"
+    if caps := capability_parts(s.domain_capabilities):
+        text += (f"; domain capabilities {escaped(caps['capabilities']) or '-'} (status "
+                 f"{escaped(caps['status']) or '-'}"
+                 + (f", domain {escaped(caps['domain'])})" if caps["domain"] else ")"))
+    return text
 
 
 def _session_text(s: SmtpSession) -> list[str]:

@@ -18,7 +18,7 @@ try:  # the engine alone: the package's Python layer (relational API, version lo
 except ImportError:  # releases that keep the engine inside the package
     import duckdb
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"  # 3: sessions.domain_capabilities
 MEMORY_LIMIT = "512MB"  # DuckDB spills to disk beyond this; with Python the process stays < 1 GB
 
 # Every time is naive UTC (TIMESTAMP): nothing to convert between DuckDB and Python, and
@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     ip_family UTINYINT, ip_num UHUGEINT, ehlo VARCHAR, starttls_offered BOOLEAN,
     starttls_used BOOLEAN, tls VARCHAR, cert_key BIGINT, messages INTEGER,
     replies VARCHAR,  -- newline-joined (a log field never holds one): fetched 3x faster than a list
-    disconnect VARCHAR, line BIGINT, line_count INTEGER);
+    disconnect VARCHAR, line BIGINT, line_count INTEGER, domain_capabilities VARCHAR);
 CREATE TABLE IF NOT EXISTS problems (file_id INTEGER, line BIGINT, message VARCHAR);
 CREATE OR REPLACE VIEW sessions_full AS
     SELECT s.* REPLACE (string_split(s.replies, chr(10)) AS replies), f.path,

@@ -219,7 +219,7 @@ def session_row(file_id: int, s: SmtpSession, cert: int | None) -> list:
             naive_utc(s.end),
             s.local_endpoint, s.remote_ip, family, number, s.ehlo, s.starttls_offered,
             s.starttls_used, s.tls, cert, s.messages, "\n".join(s.replies), s.disconnect,
-            s.location.line, s.line_count]
+            s.location.line, s.line_count, s.domain_capabilities]
 
 
 # -- checking DuckDB's reading against the bytes ------------------------------------------------

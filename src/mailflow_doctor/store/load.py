@@ -19,7 +19,7 @@ _COLUMNS = ("s.session_id, s.server, s.connector, s.start, s.\"end\", "
             "s.local_endpoint, "
             "s.remote_ip, f.path, s.line, s.log_type, s.ehlo, s.starttls_offered, "
             "s.starttls_used, s.tls, s.cert_key, s.messages, s.replies, s.disconnect, "
-            "s.line_count")
+            "s.line_count, s.domain_capabilities")
 
 
 def prefix_sql(prefixes: PrefixSet | None, alias: str = "s") -> str:
@@ -95,7 +95,8 @@ def _session(r: tuple, certs: dict[int, Certificate]) -> SmtpSession:
         location=Location(r[7], r[8]), log_type=r[9], ehlo=r[10], starttls_offered=r[11],
         starttls_used=r[12], tls=r[13],
         certificate=certs.get(r[14]) if r[14] is not None else None, messages=r[15],
-        replies=tuple(r[16].split("\n")) if r[16] else (), disconnect=r[17], line_count=r[18])
+        replies=tuple(r[16].split("\n")) if r[16] else (), disconnect=r[17], line_count=r[18],
+        domain_capabilities=r[19])
     return session
 
 

@@ -7,6 +7,7 @@ The other question, how EOP's traffic looked, is in summary.py.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,6 +76,19 @@ def sessions(store: CaseStore, ip: str | None = None, cidr: str | None = None,
     prefixes = query.prefixes()
     ingest(store, since, until, progress)
     return query_sessions(store, since, until, prefixes)
+
+
+_QUOTED = re.compile(r"(\w+)='([^']*)'")
+
+
+def capability_parts(text: str | None) -> dict[str, str | None] | None:
+    """`capabilities`, `status` and `domain` of a TlsDomainCapabilities line
+    (`TlsDomainCapabilities='None'; Status='NoRemoteCertificate'`)."""
+    if not text:
+        return None
+    values = {key.lower(): value for key, value in _QUOTED.findall(text)}
+    return {"capabilities": values.get("tlsdomaincapabilities"), "status": values.get("status"),
+            "domain": values.get("domain")}
 
 
 def tls_parts(tls: str | None) -> tuple[str | None, str | None, str | None]:

@@ -114,6 +114,10 @@ SELECT sid,
     min(k) FILTER (verb = 'STARTTLS') AS starttls_k,
     max(k) FILTER (is_rep AND starts_with(td, '220')) AS last_220_k,
     arg_max(info, k) FILTER (is_tls) AS tls_text,
+    trim(arg_max(info, k) FILTER (CASE WHEN ev <> '*' OR is_cert OR is_tls
+                                             OR is_failed_connect THEN false
+                                        ELSE contains(info, 'TlsDomainCapabilities=') END))
+        AS domain_capabilities,
     arg_min(CASE WHEN ev = '-' THEN trim(info) ELSE 'connect-failed: ' || info END, k)
         FILTER (ev = '-' OR (is_failed_connect AND NOT is_tls)) AS disconnect,
     count(*) FILTER (CASE WHEN is_rep AND starts_with(td, '250') AND contains(td, ' 2.6.0 ')
@@ -180,7 +184,7 @@ SELECT $file_id, a.sid, $log_type,
                                            6 - least(5, a.n_replies - 15), 5) END, chr(10)),
     a.disconnect,
     a.first_ord + (SELECT count(*) FROM shift WHERE shift.before < a.first_ord),
-    a.line_count
+    a.line_count, a.domain_capabilities
 FROM agg a
 LEFT JOIN endpoints m ON m.endpoint = a.remote_endpoint
 LEFT JOIN cert_runs c ON c.run = hash(a.cert_rows::VARCHAR)

@@ -87,6 +87,7 @@ class SessionState:
         self._replies: list[str] = []
         self._replies_tail: deque[str] = deque(maxlen=REPLIES_TAIL)
         self.disconnect: str | None = None
+        self.domain_capabilities: str | None = None
 
     def add(self, row: Row) -> None:
         """Take one row in file order; folding waits until the reorder window is full."""
@@ -130,6 +131,7 @@ class SessionState:
             replies=tuple(self._replies) + tuple(self._replies_tail),
             disconnect=self.disconnect,
             line_count=self.line_count,
+            domain_capabilities=self.domain_capabilities,
         )
 
     # -- folding, in sequence order ---------------------------------------------------------------
@@ -178,5 +180,7 @@ class SessionState:
             self.tls = outcome
         elif text.startswith("Failed to connect.") and self.disconnect is None:
             self.disconnect = f"connect-failed: {text}"
+        elif "TlsDomainCapabilities=" in text:
+            self.domain_capabilities = text.strip()
         elif self.log_type == "send" and "sending message with recordid" in text.lower():
             self.messages += 1

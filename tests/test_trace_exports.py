@@ -463,8 +463,27 @@ def test_shuffled_columns_and_keys_read_the_same(tmp_path, name, rnd):
     assert facts(after.records) == facts(before.records)
 
 
-def test_eac_summary_without_message_ids_is_refused_clearly(tmp_path):
-    text = "Date,Sender,Recipient,Subject,Status\r\n11/23/2026 1:40 PM,a@x,u@x,Hi,Pending\r\n"
+def test_eac_summary_without_message_ids_names_each_message(tmp_path):
+    """SYNTHETIC rows in the EAC summary's visible columns (formats.md §3.4): one message to two
+    recipients, another from the same sender a minute later, and a row without a date."""
+    text = ("Date,Sender,Recipient,Subject,Status\r\n"
+            "11/23/2026 1:40 PM,a@fabrikam.example,u@tailspintoys.ca,Order,Pending\r\n"
+            "11/23/2026 1:40 PM,a@fabrikam.example,v@tailspintoys.ca,Order,Delivered\r\n"
+            "11/23/2026 1:41 PM,a@fabrikam.example,u@tailspintoys.ca,Order,Pending\r\n"
+            ",a@fabrikam.example,u@tailspintoys.ca,Order,Pending\r\n")
     assert summary_csv.sniff(text)
-    [problem] = summary_csv.parse(write(tmp_path, "ui.csv", text)).problems
-    assert problem.location.line == 1 and "no Message ID column" in problem.message
+    parsed = summary_csv.parse(write(tmp_path, "ui.csv", text))
+    first, second, later = parsed.records
+    assert first.message_id == second.message_id != later.message_id
+    assert first.message_id.endswith("@eac-summary.invalid>")
+    assert [(e.recipient, e.status, e.sender) for e in parsed.records] == [
+        ("u@tailspintoys.ca", "pending", "a@fabrikam.example"),
+        ("v@tailspintoys.ca", "delivered", "a@fabrikam.example"),
+        ("u@tailspintoys.ca", "pending", "a@fabrikam.example")]
+    assert first.time_utc == datetime(2026, 11, 23, 13, 40, tzinfo=UTC)
+    note, bad = parsed.problems
+    assert note.location.line == 1 and "no Message ID column" in note.message
+    assert bad.location.line == 5
+    # Read again, the same names: a second export of the same view merges with the first.
+    again = summary_csv.parse(write(tmp_path, "ui2.csv", text)).records
+    assert [e.message_id for e in again] == [e.message_id for e in parsed.records]

@@ -11,8 +11,10 @@ trace.merge drops them, like "summary" events, where detailed exports describe t
 
 The EAC summary export's header spelling is not documented (formats.md §3.4 [UNV]); names are
 compared without case, blanks or underscores, and a `Date (UTC+01:00)` style header is honoured.
-An export without a Message ID column is recognised but refused with one clear problem: its rows
-could not be matched with anything.
+The EAC's own summary export may lack the Message ID column (its visible columns are Date,
+Sender, Recipient, Subject, Status): each row's message is then named after its date, sender and
+subject (`<…@eac-summary.invalid>`, one name for the rows of one message to several recipients),
+and one note says that these rows cannot be matched with other exports of the same messages.
 """
 
 from __future__ import annotations
@@ -139,9 +141,9 @@ def _summary(table: Table, parsed: Parsed) -> list[TraceEvent]:
     if id_col is None:
         parsed.problems.append(InputProblem(
             Location(table.path, table.header_line or 1),
-            "no Message ID column: rows cannot be told apart or matched with other exports; "
-            "export the trace with its Message ID column (or use Get-MessageTraceV2)"))
-        return []
+            "no Message ID column: each message is named after its date, sender and subject, "
+            "so these rows cannot be matched with other exports of the same messages; export "
+            "the trace with its Message ID column (or use Get-MessageTraceV2) for that"))
     if timing is None or recipient_col is None:
         return []  # _shape has ruled this out
     time_col, offset = timing
@@ -153,13 +155,23 @@ def _summary(table: Table, parsed: Parsed) -> list[TraceEvent]:
     events = []
     for row in table.rows():
         when = table.time(row, time_col)
-        message_id = table.required(row, id_col) if when else None
+        cells = {key: row.get(column) for column, key in rename.items()}
+        message_id = (table.required(row, id_col) if id_col else _named(when, cells)) \
+            if when else None
         if when is None or message_id is None or table.required(row, recipient_col) is None:
             continue
-        cells = {key: row.get(column) for column, key in rename.items()}
         events.append(summary_event(cells, _to_utc(when, offset), message_id,
                                     Location(table.path, row.line), row.excerpt))
     return events
+
+
+def _named(when: datetime, cells: dict[str, str | None]) -> str:
+    """A Message-ID for a row of an export without one: the same for every recipient of one
+    message (same time, sender and subject), in a domain that cannot exist (RFC 2606)."""
+    import hashlib
+
+    key = f"{when.isoformat()}\n{cells.get('senderaddress') or ''}\n{cells.get('subject') or ''}"
+    return f"<{hashlib.blake2b(key.encode(), digest_size=8).hexdigest()}@eac-summary.invalid>"
 
 
 def _to_utc(when: datetime, offset: timedelta) -> datetime:

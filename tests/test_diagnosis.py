@@ -159,6 +159,24 @@ def test_receive_logs_without_any_eop_session_say_it_never_reached_exchange(tmp_
     assert report["findings"][0]["cause"] == "service-not-listening"
 
 
+def test_tls_failing_for_lack_of_a_private_key_is_named_from_the_logs(tmp_path):
+    log = tmp_path / "RECV2026112309-1.LOG"
+    receive_log(log, [(DAY + timedelta(minutes=3 * k), "40.107.1.1") for k in range(3)])
+    text = log.read_text(encoding="utf-8-sig")
+    tls_ok = re.search(r'TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded[^"\r\n]*',
+                       text).group()
+    log.write_text(text.replace(tls_ok, "TLS negotiation failed with error NoCredentials"),
+                   encoding="utf-8-sig")
+    code, report = diagnose_json(tmp_path)
+    assert code == 1
+    [finding] = [f for f in report["findings"] if f["cause"] == "cert-no-private-key"]
+    assert finding["severity"] == "error"
+    assert len(finding["evidence"]) == 3
+    assert all(e["source"] == "smtp-receive-log" and "NoCredentials" in e["excerpt"]
+               for e in finding["evidence"])
+    assert any("private key" in step for step in finding["remediation"])
+
+
 STARTTLS_REASON = (f"[{{LED=450 4.4.317 Cannot connect to remote server [Message=451 5.7.3 "
                    f"STARTTLS is required to send mail] [LastAttemptedServerName={HOST}] "
                    f"[LastAttemptedIP={IP}:25]}};{{MSG=}};{{FQDN={HOST}}};{{IP={IP}}};"

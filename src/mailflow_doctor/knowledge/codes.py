@@ -52,6 +52,38 @@ _SUBJECT = {
     "6": "message content or media",
     "7": "security or policy",
 }
+# RFC 3463 section 3: the detail codes it defines, by `subject.detail`.
+_DETAIL = {
+    "0.0": "other undefined status",
+    "1.0": "other address status", "1.1": "bad destination mailbox address",
+    "1.2": "bad destination system address", "1.3": "bad destination mailbox address syntax",
+    "1.4": "destination mailbox address ambiguous", "1.5": "destination address valid",
+    "1.6": "destination mailbox has moved, no forwarding address",
+    "1.7": "bad sender's mailbox address syntax", "1.8": "bad sender's system address",
+    "2.0": "other or undefined mailbox status",
+    "2.1": "mailbox disabled, not accepting messages", "2.2": "mailbox full",
+    "2.3": "message length exceeds administrative limit", "2.4": "mailing list expansion problem",
+    "3.0": "other or undefined mail system status", "3.1": "mail system full",
+    "3.2": "system not accepting network messages",
+    "3.3": "system not capable of selected features", "3.4": "message too big for system",
+    "3.5": "system incorrectly configured",
+    "4.0": "other or undefined network or routing status", "4.1": "no answer from host",
+    "4.2": "bad connection", "4.3": "directory server failure", "4.4": "unable to route",
+    "4.5": "mail system congestion", "4.6": "routing loop detected",
+    "4.7": "delivery time expired",
+    "5.0": "other or undefined protocol status", "5.1": "invalid command",
+    "5.2": "syntax error", "5.3": "too many recipients", "5.4": "invalid command arguments",
+    "5.5": "wrong protocol version",
+    "6.0": "other or undefined media error", "6.1": "media not supported",
+    "6.2": "conversion required and prohibited", "6.3": "conversion required but not supported",
+    "6.4": "conversion with loss performed", "6.5": "conversion failed",
+    "7.0": "other or undefined security status",
+    "7.1": "delivery not authorized, message refused",
+    "7.2": "mailing list expansion prohibited",
+    "7.3": "security conversion required but not possible",
+    "7.4": "security features not supported", "7.5": "cryptographic failure",
+    "7.6": "cryptographic algorithm not supported", "7.7": "message integrity failure",
+}
 
 
 @dataclass(frozen=True)
@@ -261,14 +293,18 @@ def lookup_tls_message(text: str | None) -> TlsMessageInfo | None:
 
 
 def generic_reading(enhanced_code: str | None, smtp_code: int | None = None) -> str:
-    """RFC 3463 reading of a code from its class (2/4/5) and subject (x.1 ... x.7)."""
+    """RFC 3463 reading of a code from its class (2/4/5), subject (x.1 ... x.7) and detail."""
     m = _ENHANCED.search(enhanced_code or "")
     if m:
-        cls, subject = m.group(1), str(int(m.group(2)))
+        cls, subject, detail = m.group(1), str(int(m.group(2))), str(int(m.group(3)))
         subject_text = _SUBJECT.get(subject, "an unassigned subject")
+        detail_text = _DETAIL.get(f"{subject}.{detail}")
         return (
             f"{m.group(0)} is not in the table of known codes. By its class it is a "
-            f"{_CLASS[cls]}; by its subject (x.{subject}) it concerns {subject_text}."
+            f"{_CLASS[cls]}; by its subject (x.{subject}) it concerns {subject_text}; "
+            + (f"its detail (x.{subject}.{detail}) reads \"{detail_text}\" in RFC 3463."
+               if detail_text else
+               f"its detail (x.{subject}.{detail}) is not one RFC 3463 defines.")
         )
     if smtp_code is not None and str(smtp_code)[:1] in _CLASS:
         return (f"SMTP reply {smtp_code} carries no enhanced code; by its first digit it is a "

@@ -278,7 +278,9 @@ def test_tracking_logs_say_which_deferred_messages_arrived_later(tmp_path):
     received = [row(date_time=f"2026-11-23T{h}:{m}:00.000Z", client_ip="40.107.1.9",
                     server_hostname="MAIL01", source="SMTP", event_id="RECEIVE",
                     internal_message_id=str(n), message_id=f"<MSG{n}@example.org>",
-                    recipient_address=f"user{n}@example.net", recipient_count="1")
+                    recipient_address=f"user{n}@example.net", recipient_count="1",
+                    source_context=f"08DE2B4C00000000;2026-11-23T{h}:{m}:00.000Z;0"
+                    if n == 1 else "")
                 for n, h, m in ((1, "10", "05"), (3, "09", "15"), (9, "11", "00"))]
     # msg3 "arrives" before its first defer (09:30): not a later receipt; msg9 was never deferred.
     (tmp_path / "tracking").mkdir()
@@ -290,10 +292,18 @@ def test_tracking_logs_say_which_deferred_messages_arrived_later(tmp_path):
     assert example["message_id"] == "<msg1@example.org>"
     assert example["received"].startswith("2026-11-23T10:05")
     assert example["location"].endswith(":6")  # the header block is five lines
+    assert example["source_ip"] == "40.107.1.9" and example["session_id"] is None
+    # With the receive log, the receipt names the session its source-context points to.
+    receive_log(tmp_path / "recv" / "RECV2026112310-1.LOG",
+                [(DAY + timedelta(hours=1, minutes=5), "40.107.1.9")], server="MAIL01")
+    _, report = diagnose_json(trace, tmp_path / "recv", "--tracking-logs", tracking)
+    [example] = report["summary"]["on_premises_receipts"]["examples"]
+    assert example["session_id"] == "08DE2B4C00000000"
+    assert example["session_location"].endswith("RECV2026112310-1.LOG:6")
     assert report["summary"]["tracking_events"] == 2  # msg9 is not in the trace: not kept
     text = runner.invoke(app, ["diagnose", str(trace), "--tracking-logs", str(tracking)]).stdout
-    assert "Message tracking: 1 of 5 message(s) EOP deferred were received on-premises later" \
-           in text
+    assert ("Message tracking: 1 of 5 message(s) EOP deferred were received on-premises later "
+            "(the first at 2026-11-23T10:05Z, from 40.107.1.9)") in text
 
 
 def test_tracking_logs_far_from_the_trace_are_not_read(tmp_path):
@@ -323,8 +333,8 @@ def test_tracking_logs_far_from_the_trace_are_not_read(tmp_path):
     assert report["summary"]["on_premises_receipts"]["received_later"] == 1
     assert sum(1 for i in report["inputs"] if i["kind"] == "exchange-message-tracking") == 4
     text = runner.invoke(app, ["diagnose", str(trace), "--tracking-logs", str(folder)]).stdout
-    assert "received on-premises later (the first at 2026-11-23T10:05Z); 2 log file(s) far " \
-           "from the trace's time span not read" in text
+    assert ("received on-premises later (the first at 2026-11-23T10:05Z, from 40.107.1.9); 2 "
+            "log file(s) far from the trace's time span not read") in text
     for name in ("MSGTRK2026112310-1.LOG", "MSGTRK2026110211-1.LOG"):
         (folder / name).unlink()
     text = runner.invoke(app, ["diagnose", str(trace), "--tracking-logs", str(folder)]).stdout

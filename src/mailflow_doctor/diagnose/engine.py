@@ -93,7 +93,8 @@ def diagnose(evidence: Evidence, snapshot: Snapshot, destination: Target | None 
         summary["tracking_files_read"] = evidence.tracking_files_read
         summary["tracking_files_outside_window"] = evidence.tracking_outside_window
         summary["tracking_events"] = len(evidence.tracking)  # of the trace's messages
-        summary["on_premises_receipts"] = receipts(facts.defers, evidence.tracking).as_dict()
+        summary["on_premises_receipts"] = receipts(facts.defers, evidence.tracking,
+                                                   evidence.sessions).as_dict()
     return Report(
         findings=tuple(findings),
         inputs=tuple(evidence.inputs),

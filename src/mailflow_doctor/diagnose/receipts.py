@@ -2,15 +2,20 @@
 
 An SMTP RECEIVE of the same Message-ID after its first defer means a later attempt got through:
 the block is partial (other EOP servers got in) or was lifted, and the first receipt says when.
-The trace alone cannot tell that from "still queued" until the message expires.
+The trace alone cannot tell that from "still queued" until the message expires. Each receipt
+names the address that delivered it and, when the receive logs hold it, the protocol-log session
+(joined by the RECEIVE's source-context, evidence/exchange/tracking_join.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..evidence.exchange.tracking_join import join_sessions
 from ..model import Location
+from ..model.exchange import SmtpSession
 from ..model.trace import TraceEvent
 from ..model.tracking import TrackingEvent, message_key
 
@@ -22,6 +27,8 @@ class Receipt:
     received: datetime
     server: str | None
     location: Location
+    source_ip: str | None = None  # the client that delivered it: an EOP server
+    session: SmtpSession | None = None  # its receive session, when the logs hold it
 
 
 @dataclass(frozen=True)
@@ -34,10 +41,14 @@ class Receipts:
                 "examples": [{"message_id": r.message_id,
                               "first_defer": r.first_defer.isoformat(),
                               "received": r.received.isoformat(), "server": r.server,
-                              "location": str(r.location)} for r in self.received[:shown]]}
+                              "location": str(r.location), "source_ip": r.source_ip,
+                              "session_id": r.session.session_id if r.session else None,
+                              "session_location": str(r.session.location) if r.session
+                              else None} for r in self.received[:shown]]}
 
 
-def receipts(defers: list[TraceEvent], tracking: list[TrackingEvent]) -> Receipts:
+def receipts(defers: list[TraceEvent], tracking: list[TrackingEvent],
+             sessions: Iterable[SmtpSession] = ()) -> Receipts:
     first: dict[str, TraceEvent] = {}
     for e in defers:
         key = message_key(e.message_id)
@@ -50,7 +61,8 @@ def receipts(defers: list[TraceEvent], tracking: list[TrackingEvent]) -> Receipt
                 and t.time_utc >= first[key].time_utc
                 and (key not in got or t.time_utc < got[key].time_utc)):
             got[key] = t
+    joined = join_sessions(sessions, got.values()).session_of if got else {}
     found = sorted((Receipt(first[k].message_id, first[k].time_utc, t.time_utc,
-                            t.server_hostname, t.location) for k, t in got.items()),
-                   key=lambda r: r.received)
+                            t.server_hostname, t.location, t.client_ip, joined.get(t))
+                    for k, t in got.items()), key=lambda r: r.received)
     return Receipts(len(first), tuple(found))

@@ -31,10 +31,12 @@ def render(report: Report) -> str:
         lines.append(f"Message tracking: none of the {unread} log file(s) given comes near the "
                      "time the trace covers, so none was read")
     elif got and got["deferred_messages"]:
-        first = got["examples"][0]["received"][:16] + "Z" if got["examples"] else None
+        first = got["examples"][0] if got["examples"] else None
+        when = f"the first at {first['received'][:16]}Z" if first else ""
+        source = f", from {escaped(first['source_ip'])}" if first and first["source_ip"] else ""
         lines.append(f"Message tracking: {got['received_later']} of {got['deferred_messages']} "
                      "message(s) EOP deferred were received on-premises later"
-                     + (f" (the first at {first})" if first else "")
+                     + (f" ({when}{source})" if first else "")
                      + (f"; {unread} log file(s) far from the trace's time span not read"
                         if unread else ""))
     lines.append("")

@@ -423,3 +423,29 @@ def test_opening_runs_on_a_thread_only_for_an_existing_store(tmp_path, monkeypat
         pass
     assert len(threads) == 3
     duckdb.connect(str(path), read_only=True).close()
+
+
+def test_a_store_refused_on_opening_is_released_at_once(tmp_path):
+    """The connection of a file refused as a store is closed when refused, not when the cycle
+    collector gets to it: until then it holds the file's lock against other processes."""
+    import gc
+    import subprocess
+    import sys
+
+    from mailflow_doctor.store.db import Opening
+
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).execute("CREATE TABLE t (x INTEGER)").close()
+    probe = [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()",
+             str(other)]
+    gc.disable()
+    try:
+        with Opening(other) as opening:
+            with pytest.raises(StoreError, match="not a mailflow-doctor case store"):
+                opening.store()
+        assert subprocess.run(probe, capture_output=True, timeout=60).returncode == 0
+        with pytest.raises(StoreError):
+            open_store(other)
+        assert subprocess.run(probe, capture_output=True, timeout=60).returncode == 0
+    finally:
+        gc.enable()

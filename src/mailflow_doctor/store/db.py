@@ -85,6 +85,9 @@ class CaseStore:
         except duckdb.Error as exc:
             self.close()
             raise StoreError(f"{self.path}: {_first_line(exc)}") from None
+        except StoreError:
+            self.close()  # now, not when the collector gets to it: it holds the file's lock
+            raise
 
     @property
     def temporary(self) -> bool:
@@ -164,7 +167,7 @@ class Opening:
         try:
             self._outcome = CaseStore(self.path)
         except BaseException as exc:  # raised again by store(), in the caller's thread
-            self._outcome = exc
+            self._outcome = exc.with_traceback(None)  # no frames (and store) kept alive
 
     def store(self) -> CaseStore:
         """The open store; raises StoreError as open_store would."""

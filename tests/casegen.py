@@ -43,7 +43,8 @@ def _csv_line(values: list) -> str:
 
 def receive_log(path: Path, sessions: list[tuple[datetime, str]], server: str = "EXCH01",
                 local: str = "10.0.0.25:25", starttls: bool = True,
-                certificate: str | None = None) -> None:
+                certificate: str | None = None,
+                ehlo: str = "NAM12-BN8-obe.outbound.protection.outlook.com") -> None:
     """One EOP-style session (EHLO, STARTTLS, one message queued) per (start, remote IP).
 
     `starttls=False` leaves STARTTLS out of the EHLO reply (the session then ends there);
@@ -57,7 +58,7 @@ def receive_log(path: Path, sessions: list[tuple[datetime, str]], server: str = 
         events = [
             ("+", "", ""),
             (">", f"220 {server}.example.net Microsoft ESMTP MAIL Service ready", ""),
-            ("<", "EHLO NAM12-BN8-obe.outbound.protection.outlook.com", ""),
+            ("<", f"EHLO {ehlo}", ""),
             (">", f"250 {server}.example.net Hello [{remote}] SIZE 37748736 PIPELINING DSN "
                   f"ENHANCEDSTATUSCODES {'STARTTLS ' if starttls else ''}X-ANONYMOUSTLS AUTH "
                   "NTLM X-EXPS 8BITMIME", ""),

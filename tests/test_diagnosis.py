@@ -140,21 +140,47 @@ def test_receive_logs_without_any_eop_session_say_it_never_reached_exchange(tmp_
     defers(tmp_path, lambda t: led("450", "4.4.316 Connection refused", 10061, HOST, IP, t),
            source="104.47.34.97")
     receive_log(tmp_path / "RECV2026112309-1.LOG",
-                [(DAY + timedelta(minutes=7 * k), f"10.1.2.{k + 1}") for k in range(6)])
+                [(DAY + timedelta(minutes=7 * k), f"10.1.2.{k + 1}") for k in range(6)],
+                ehlo="app01.tailspintoys.ca")
     _, report = diagnose_json(tmp_path)
     top = report["findings"][0]
     assert top["cause"] == "firewall-blocks-eop" and top["title"].startswith("Suspected")
     assert "none at all from a published EOP range" in top["explanation"]
     assert "104.47.34.97" in top["explanation"] and top["confidence"] == 0.55
+    assert "hold 6 session(s) from other sources" in top["explanation"]
     service = next(f for f in report["findings"] if f["cause"] == "service-not-listening")
     assert service["confidence"] < top["confidence"]
     assert "none at all from EOP" in service["explanation"]
     assert "receive logs covering" not in service["explanation"]
 
-    # Logs with no session at all around the trace settle nothing: no suspicion is raised.
+    # EOP back after the defers: not "none at all".
+    receive_log(tmp_path / "RECV2026112313-1.LOG",
+                [(DAY + timedelta(hours=4, minutes=k), "104.47.34.98") for k in range(3)])
+    _, report = diagnose_json(tmp_path)
+    service = next(f for f in report["findings"] if f["cause"] == "service-not-listening")
+    assert "EOP sessions reached Exchange again from 2026-11-23 13:00Z" in service["explanation"]
+    assert "none at all" not in json.dumps(report["findings"])
+    (tmp_path / "RECV2026112313-1.LOG").unlink()
+
+    # Our own send sessions say nothing about who reaches Exchange.
     (tmp_path / "RECV2026112309-1.LOG").unlink()
+    stamp = DAY.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    (tmp_path / "SEND2026112309-1.LOG").write_text("\r\n".join([
+        "#Software: Microsoft Exchange Server", "#Version: 15.0.0.0",
+        "#Log-type: SMTP Send Protocol Log", "#Date: 2026-11-23T09:00:00.000Z",
+        "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+        "remote-endpoint,event,data,context",
+        *(f"{stamp},Internet,08DE0000000000S{k},{n},10.0.0.25:3012{k},198.51.100.{k + 1}:25,"
+          f"{event}" for k in range(3) for n, event in enumerate(
+              ["*,,attempting to connect", "<,220 mx.partner.example,", "-,,Local"]))]) + "\r\n")
+    _, report = diagnose_json(tmp_path)
+    assert report["summary"]["receive_sessions"] == 0
+    assert "firewall-blocks-eop" not in {f["cause"] for f in report["findings"]}
+    (tmp_path / "SEND2026112309-1.LOG").unlink()
+
+    # Logs with no session at all around the trace settle nothing: no suspicion is raised.
     receive_log(tmp_path / "RECV2026112009-1.LOG",
-                [(DAY - timedelta(days=3), "10.1.2.1")])
+                [(DAY - timedelta(days=3), "10.1.2.1")], ehlo="app01.tailspintoys.ca")
     _, report = diagnose_json(tmp_path)
     assert report["findings"][0]["cause"] == "service-not-listening"
 

@@ -113,6 +113,19 @@ class Facts:
         times = [e.time_utc for e in self.defers]
         return min(times), max(times) + WINDOW_SLACK
 
+    @property
+    def sessions_from_others(self) -> int:
+        """Receive sessions in the logs' window from sources that are not EOP: evidence that
+        the logs cover the time and Exchange was receiving. None of EOP's, published or not,
+        is among them."""
+        eop = sum(1 for s in self.evidence.sessions if s.log_type == "receive")
+        return max(self.evidence.session_count - eop, 0)
+
+    @property
+    def heard_from_eop(self) -> bool:
+        """Any receive session from EOP in the logs' window, from a published range or not."""
+        return any(s.log_type == "receive" for s in self.evidence.sessions)
+
     def activity(self, prefixes: PrefixSet) -> Activity:
         hits = tuple(s for s in self.eop_sessions if s.remote_ip in prefixes)
         window = self.window

@@ -70,7 +70,7 @@ class Evidence:
 
     trace: list[TraceEvent] = field(default_factory=list)
     sessions: list[SmtpSession] = field(default_factory=list)  # those asked for
-    session_count: int = 0  # sessions of any source in the logs (within the window)
+    session_count: int = 0  # receive sessions of any source in the logs (within the window)
     firewalls: list[FirewallRuleset] = field(default_factory=list)
     denies: list[DenyEvent] = field(default_factory=list)
     tracking: list[TrackingEvent] = field(default_factory=list)  # on-premises message tracking
@@ -81,8 +81,8 @@ class Evidence:
 
     @property
     def usable(self) -> bool:
-        return bool(self.trace or self.session_count or self.firewalls or self.denies
-                    or self.tracking)
+        return bool(self.trace or self.session_count or self.sessions or self.firewalls
+                    or self.denies or self.tracking)
 
     def add(self, category: str, records: list) -> None:
         {"trace": self.trace, "receive-logs": self.sessions, "firewall-config": self.firewalls,

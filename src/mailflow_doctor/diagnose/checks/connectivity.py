@@ -96,6 +96,8 @@ def _finding(facts: Facts, klass: str, events: list[TraceEvent]) -> Finding | No
     if facts.evidence.session_count and window:
         during = [s for s in facts.eop_sessions if window[0] <= s.start <= window[1]]
         before = [s for s in facts.eop_sessions if s.start < window[0]]
+        after = [s for s in facts.eop_sessions if s.start > window[1]]
+        others = facts.sessions_from_others
         if during:
             confidence -= 0.3
             because.append(f"yet {len(during)} EOP session(s) reached Exchange at the same time")
@@ -104,14 +106,19 @@ def _finding(facts: Facts, klass: str, events: list[TraceEvent]) -> Finding | No
             last = max(s.start for s in before)
             because.append(f"the receive logs show EOP sessions until {last:%Y-%m-%d %H:%M}Z "
                            "and none while the defers accumulated")
-        elif klass == REFUSED:
-            confidence -= 0.1  # Exchange was receiving, from others: a refusal on the way
-            because.append(f"the receive logs hold {facts.evidence.session_count} session(s) "
-                           "from other sources around that time but none at all from EOP, "
-                           "so something before Exchange turned EOP away")
+        elif after:
+            first_after = min(s.start for s in after)
+            because.append(f"EOP sessions reached Exchange again from "
+                           f"{first_after:%Y-%m-%d %H:%M}Z, after the defers")
+        elif others and not facts.heard_from_eop:
+            if klass == REFUSED:
+                confidence -= 0.1  # Exchange was receiving, from others: a refusal on the way
+            because.append(f"the receive logs hold {others} session(s) from other sources "
+                           "around that time but none at all from EOP"
+                           + (", so something before Exchange turned EOP away"
+                              if klass == REFUSED else ""))
         else:
-            because.append(f"the receive logs hold {facts.evidence.session_count} session(s) "
-                           "from other sources around that time but none at all from EOP")
+            unknown.append("receive logs covering the time of the defers")
     elif not facts.evidence.session_count:
         unknown.append("the SMTP Receive protocol logs of the Front End servers")
     if klass != REFUSED and not facts.verdicts:

@@ -222,7 +222,8 @@ def _suspected(facts: Facts) -> Finding | None:
     if facts.verdicts or not blocked or not facts.window:
         return None
     if not facts.eop_sessions:
-        return _never_reached(facts, blocked) if facts.evidence.session_count else None
+        reached = facts.heard_from_eop or not facts.sessions_from_others
+        return None if reached else _never_reached(facts, blocked)
     nets = [PrefixSet.parse(n) for n in _blocks(facts.eop)]
     heard = [n for n in nets if facts.activity(n).in_window]
     silent = [n for n in nets if not facts.activity(n).in_window]
@@ -240,7 +241,7 @@ def _suspected(facts: Facts) -> Finding | None:
     for n in heard:
         permitted = permitted | n
     confidence = 0.65 if sources else 0.5
-    target = facts.target.endpoint if facts.target and facts.target.ip else "the endpoint"
+    target = _target(facts)
     explanation = (
         f"{len(blocked)} attempt(s) to {target} were refused or timed out, while the receive "
         f"logs at the same time show EOP sessions from {', '.join(permitted.cidrs())} and none "
@@ -266,13 +267,17 @@ def _suspected(facts: Facts) -> Finding | None:
     )
 
 
+def _target(facts: Facts) -> str:
+    return facts.target.endpoint if facts.target and facts.target.ip else "the endpoint"
+
+
 def _never_reached(facts: Facts, blocked: list) -> Finding:
     """Without a firewall configuration: refusals while the receive logs, which do cover the
     time (other sources are in them), hold no session at all from EOP. The traffic never
     reached Exchange; something on the way turns all of EOP away."""
-    target = facts.target.endpoint if facts.target and facts.target.ip else "the endpoint"
+    target = _target(facts)
     port = facts.target.port if facts.target else 25
-    others = facts.evidence.session_count
+    others = facts.sessions_from_others
     sources = sorted(set(facts.trace_sources(blocked)))
     explanation = (
         f"{len(blocked)} attempt(s) to {target} were refused or timed out, and the receive "
@@ -281,8 +286,8 @@ def _never_reached(facts: Facts, blocked: list) -> Finding:
         + (f" (the failed attempts came from {', '.join(sources[:3])})" if sources else "")
         + ": Exchange Online's connections never reached Exchange. A firewall or NAT rule "
         f"that does not let EOP through to port {port} is the likely reason. Would settle "
-        "it: the external firewall's configuration (ASA running-config or iptables-save) or "
-        "its deny log.")
+        "it: the external firewall's configuration (ASA running-config or iptables-save)"
+        + ("." if facts.evidence.denies else " or its deny log."))
     return Finding(
         cause=Cause.FIREWALL_BLOCKS_EOP, severity="error", confidence=0.55 if sources else 0.5,
         title=f"Suspected: no connection from EOP reaches {target}",

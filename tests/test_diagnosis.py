@@ -326,6 +326,13 @@ def test_tracking_logs_say_which_deferred_messages_arrived_later(tmp_path):
     [example] = report["summary"]["on_premises_receipts"]["examples"]
     assert example["session_id"] == "08DE2B4C00000000"
     assert example["session_location"].endswith("RECV2026112310-1.LOG:6")
+    assert example["session_matched_by"] == "source-context"
+    # Without a session id in source-context, the session from that address at that time.
+    tracking.write_text(tracking.read_text().replace("08DE2B4C00000000;", ";"))
+    _, report = diagnose_json(trace, tmp_path / "recv", "--tracking-logs", tracking)
+    [example] = report["summary"]["on_premises_receipts"]["examples"]
+    assert example["session_id"] == "08DE2B4C00000000"
+    assert example["session_matched_by"] == "address and time"
     assert report["summary"]["tracking_events"] == 2  # msg9 is not in the trace: not kept
     text = runner.invoke(app, ["diagnose", str(trace), "--tracking-logs", str(tracking)]).stdout
     assert ("Message tracking: 1 of 5 message(s) EOP deferred were received on-premises later "

@@ -3,8 +3,10 @@
 An SMTP RECEIVE of the same Message-ID after its first defer means a later attempt got through:
 the block is partial (other EOP servers got in) or was lifted, and the first receipt says when.
 The trace alone cannot tell that from "still queued" until the message expires. Each receipt
-names the address that delivered it and, when the receive logs hold it, the protocol-log session
-(joined by the RECEIVE's source-context, evidence/exchange/tracking_join.py).
+names the address that delivered it and, when the receive logs hold it, the protocol-log session:
+the one the RECEIVE's source-context names, or else the one from that address to that server at
+that time, marked as matched so (evidence/exchange/tracking_join.py: a busy sender can have
+several sessions open at once).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Receipt:
     location: Location
     source_ip: str | None = None  # the client that delivered it: an EOP server
     session: SmtpSession | None = None  # its receive session, when the logs hold it
+    session_guessed: bool = False  # matched by address and time, not by source-context
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,10 @@ class Receipts:
                               "location": str(r.location), "source_ip": r.source_ip,
                               "session_id": r.session.session_id if r.session else None,
                               "session_location": str(r.session.location) if r.session
-                              else None} for r in self.received[:shown]]}
+                              else None,
+                              "session_matched_by": None if r.session is None else
+                              "address and time" if r.session_guessed else "source-context"}
+                             for r in self.received[:shown]]}
 
 
 def receipts(defers: list[TraceEvent], tracking: list[TrackingEvent],
@@ -61,8 +67,9 @@ def receipts(defers: list[TraceEvent], tracking: list[TrackingEvent],
                 and t.time_utc >= first[key].time_utc
                 and (key not in got or t.time_utc < got[key].time_utc)):
             got[key] = t
-    joined = join_sessions(sessions, got.values()).session_of if got else {}
+    join = join_sessions(sessions, got.values())
     found = sorted((Receipt(first[k].message_id, first[k].time_utc, t.time_utc,
-                            t.server_hostname, t.location, t.client_ip, joined.get(t))
+                            t.server_hostname, t.location, t.client_ip, join.session_of.get(t),
+                            t in join.guessed)
                     for k, t in got.items()), key=lambda r: r.received)
     return Receipts(len(first), tuple(found))

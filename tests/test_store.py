@@ -107,6 +107,12 @@ PARITY = {
     "full EOP receive session": real.RECEIVE + real.FULL_RECEIVE,
     "TLS failure after HELO": real.RECEIVE + _tls_fail(),
     "TlsDomainCapabilities lines": real.RECEIVE + real.DOMAIN_CAPABILITIES,
+    "one send-log line naming capabilities and a message": real.SEND + real.rows(
+        "08DC6B0000000009", "Outbound to Office 365", [
+            ("*", "", "attempting to connect"), ("<", "220 x ESMTP", ""), (">", "EHLO a", ""),
+            ("*", "", "TlsDomainCapabilities='None'; sending message with RecordId 1 and "
+                      "InternetMessageId <m@x>"), ("-", "", "Remote")],
+        local="13.92.177.139:30123", remote="104.47.34.97:25"),
     "send log, remote certificate": real.SEND + _send_with_remote_certificate(),
     "200 recipients (replies cut)": real.RECEIVE + _long_session(),
     "interleaved, out of order": real.RECEIVE + _interleaved(),

@@ -178,9 +178,11 @@ class SessionState:
         text = context or data
         if outcome := _tls_outcome(text):
             self.tls = outcome
-        elif text.startswith("Failed to connect.") and self.disconnect is None:
-            self.disconnect = f"connect-failed: {text}"
-        elif "TlsDomainCapabilities=" in text:
-            self.domain_capabilities = text.strip()
-        elif self.log_type == "send" and "sending message with recordid" in text.lower():
-            self.messages += 1
+        elif text.startswith("Failed to connect."):
+            if self.disconnect is None:
+                self.disconnect = f"connect-failed: {text}"
+        else:  # both tests, as the SQL reader makes them (a line may hold both texts)
+            if self.log_type == "send" and "sending message with recordid" in text.lower():
+                self.messages += 1
+            if "TlsDomainCapabilities=" in text:
+                self.domain_capabilities = text.strip()

@@ -470,13 +470,18 @@ def test_eac_summary_without_message_ids_names_each_message(tmp_path):
             "11/23/2026 1:40 PM,a@fabrikam.example,u@tailspintoys.ca,Order,Pending\r\n"
             "11/23/2026 1:40 PM,a@fabrikam.example,v@tailspintoys.ca,Order,Delivered\r\n"
             "11/23/2026 1:41 PM,a@fabrikam.example,u@tailspintoys.ca,Order,Pending\r\n"
-            ",a@fabrikam.example,u@tailspintoys.ca,Order,Pending\r\n")
+            ",a@fabrikam.example,u@tailspintoys.ca,Order,Pending\r\n"
+            "11/23/2026 1:41 PM,a@fabrikam.example,u@tailspintoys.ca,Order,Delivered\r\n"
+            "11/23/2026 1:41 PM,a@fabrikam.example,v@tailspintoys.ca,Order,Delivered\r\n")
     assert summary_csv.sniff(text)
     parsed = summary_csv.parse(write(tmp_path, "ui.csv", text))
-    first, second, later = parsed.records
+    first, second, later, again_u, again_v = parsed.records
     assert first.message_id == second.message_id != later.message_id
+    # A second message of that minute, sender and subject: u's second row, and v's first.
+    assert again_u.message_id not in (first.message_id, later.message_id)
+    assert again_v.message_id == later.message_id
     assert first.message_id.endswith("@eac-summary.invalid>")
-    assert [(e.recipient, e.status, e.sender) for e in parsed.records] == [
+    assert [(e.recipient, e.status, e.sender) for e in parsed.records[:3]] == [
         ("u@tailspintoys.ca", "pending", "a@fabrikam.example"),
         ("v@tailspintoys.ca", "delivered", "a@fabrikam.example"),
         ("u@tailspintoys.ca", "pending", "a@fabrikam.example")]

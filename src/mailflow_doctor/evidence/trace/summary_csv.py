@@ -153,11 +153,12 @@ def _summary(table: Table, parsed: Parsed) -> list[TraceEvent]:
         ("status", ("status",)), ("subject", ("subject",)), ("size", ("size",)))
         if (column := _pick(columns, names))}
     events = []
+    repeats: dict[tuple, int] = {}  # without ids: how often a recipient met the same message
     for row in table.rows():
         when = table.time(row, time_col)
         cells = {key: row.get(column) for column, key in rename.items()}
-        message_id = (table.required(row, id_col) if id_col else _named(when, cells)) \
-            if when else None
+        message_id = (table.required(row, id_col) if id_col else
+                      _named(when, cells, row.get(recipient_col), repeats)) if when else None
         if when is None or message_id is None or table.required(row, recipient_col) is None:
             continue
         events.append(summary_event(cells, _to_utc(when, offset), message_id,
@@ -165,12 +166,18 @@ def _summary(table: Table, parsed: Parsed) -> list[TraceEvent]:
     return events
 
 
-def _named(when: datetime, cells: dict[str, str | None]) -> str:
-    """A Message-ID for a row of an export without one: the same for every recipient of one
-    message (same time, sender and subject), in a domain that cannot exist (RFC 2606)."""
+def _named(when: datetime, cells: dict[str, str | None], recipient: str | None,
+           repeats: dict[tuple, int]) -> str:
+    """A Message-ID for a row of an export without one, in a domain that cannot exist (RFC
+    2606): the same for every recipient of one message (same time, sender and subject). Two
+    such messages in the same minute are told apart by order: a recipient's second row of the
+    same time, sender and subject belongs to the second message."""
     import hashlib
 
-    key = f"{when.isoformat()}\n{cells.get('senderaddress') or ''}\n{cells.get('subject') or ''}"
+    message = (when.isoformat(), cells.get("senderaddress") or "", cells.get("subject") or "")
+    seen = (*message, (recipient or "").strip().lower())
+    n = repeats[seen] = repeats.get(seen, -1) + 1
+    key = "\n".join((*message, str(n)))
     return f"<{hashlib.blake2b(key.encode(), digest_size=8).hexdigest()}@eac-summary.invalid>"
 
 

@@ -294,3 +294,17 @@ def test_gz_member_is_named_after_the_archive(tmp_path):
     given.write_bytes(buffer.getvalue())
     found = run_sessions_query([given]).sessions
     assert [(s.server, Path(s.location.source).name) for s in found] == [("EX01", "SEND.LOG")]
+
+
+def test_cited_member_paths_on_windows_name_the_drive_or_share():
+    from mailflow_doctor.model import shown_source
+
+    key = "@0123456789abcdef-01234567"
+    temp = r"C:\Users\a\AppData\Local\Temp\mailflow-archives-x"
+    assert shown_source(rf"{temp}\{key}\D\cases\EX01.zip\SmtpReceive\R.LOG", windows=True) == \
+        r"D:\cases\EX01.zip\SmtpReceive\R.LOG"
+    assert shown_source(rf"{temp}\{key}\fs01\share\EX01.zip\R.LOG", windows=True) == \
+        r"\\fs01\share\EX01.zip\R.LOG"
+    assert shown_source(r"C:\cases\a@b\R.LOG", windows=True) == r"C:\cases\a@b\R.LOG"
+    assert shown_source(f"/tmp/x/{key}/srv/EX01.zip/R.LOG", windows=False) == \
+        "/srv/EX01.zip/R.LOG"

@@ -8,6 +8,7 @@ holds what every stage shares; the records of one kind of evidence live in their
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -50,14 +51,25 @@ class Location:
     def __str__(self) -> str:
         source = self.source
         if "@" in source:  # perhaps a file extracted from an archive: shown as its member
-            source = _EXTRACTED.sub("", source, count=1)
+            source = shown_source(source)
         return f"{source}:{self.line}" if self.line is not None else source
 
 
-# evidence/archives.py extracts an archive to `<folder>/@<key>/<archive's own path>/<member>`.
-# The folder may be a temporary one, gone when the report is read, so a cited file shows as the
-# archive's path followed by the member's: `/cases/EX01.zip/SmtpReceive/RECV2026112801-1.LOG`.
+# evidence/archives.py extracts an archive to `<folder>/@<key>/<archive's own path>/<member>`,
+# the archive's drive (`C:`) or UNC host and share kept as folders. The folder may be a temporary
+# one, gone when the report is read, so a cited file shows as the archive's path followed by the
+# member's: `/cases/EX01.zip/SmtpReceive/RECV2026112801-1.LOG`, `C:\cases\EX01.zip\...`.
 _EXTRACTED = re.compile(r"^.*[\\/]@[0-9a-f]{16}-[0-9a-f]{8}(?=[\\/])")
+_DRIVE = re.compile(r"\\([A-Za-z])(?=\\)")
+
+
+def shown_source(source: str, windows: bool = os.name == "nt") -> str:
+    """A file's path as cited: an archive member's without the extraction folder."""
+    shown = _EXTRACTED.sub("", source, count=1)
+    if shown == source or not windows:
+        return shown
+    drive = _DRIVE.match(shown)  # a drive letter came first, else a UNC host
+    return f"{drive.group(1)}:{shown[2:]}" if drive else "\\" + shown
 
 
 @dataclass(frozen=True)

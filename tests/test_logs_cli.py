@@ -250,9 +250,10 @@ def test_sessions_show_tls_domain_capabilities(tmp_path):
     path = real.write(tmp_path, real.RECEIVE + real.DOMAIN_CAPABILITIES)
     doc = json.loads(run("logs", "sessions", str(path), "--format", "json").stdout)
     caps = [s["tls_domain_capabilities"] for s in doc["sessions"]]
-    assert caps == [{"capabilities": "AcceptCloudServicesMail", "status": "Success",
-                     "domain": "mail.protection.outlook.com"},
-                    {"capabilities": "None", "status": "NoRemoteCertificate", "domain": None}]
+    assert caps == [{"text": real.CLOUD_CAPABILITIES, "capabilities": "AcceptCloudServicesMail",
+                     "status": "Success", "domain": "mail.protection.outlook.com"},
+                    {"text": real.NO_CAPABILITIES, "capabilities": "None",
+                     "status": "NoRemoteCertificate", "domain": None}]
     text = run("logs", "sessions", str(path)).stdout
     assert ("domain capabilities AcceptCloudServicesMail (status Success, domain "
             "mail.protection.outlook.com)") in text

@@ -82,13 +82,13 @@ _QUOTED = re.compile(r"(\w+)='([^']*)'")
 
 
 def capability_parts(text: str | None) -> dict[str, str | None] | None:
-    """`capabilities`, `status` and `domain` of a TlsDomainCapabilities line
-    (`TlsDomainCapabilities='None'; Status='NoRemoteCertificate'`)."""
+    """The line and its `capabilities`, `status` and `domain` (each None when not written as
+    `Key='value'`): `TlsDomainCapabilities='None'; Status='NoRemoteCertificate'`."""
     if not text:
         return None
     values = {key.lower(): value for key, value in _QUOTED.findall(text)}
-    return {"capabilities": values.get("tlsdomaincapabilities"), "status": values.get("status"),
-            "domain": values.get("domain")}
+    return {"text": text, "capabilities": values.get("tlsdomaincapabilities"),
+            "status": values.get("status"), "domain": values.get("domain")}
 
 
 def tls_parts(tls: str | None) -> tuple[str | None, str | None, str | None]:

@@ -7,6 +7,7 @@ value goes through terminal.escaped (see there).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..model.exchange import SmtpSession
@@ -78,12 +79,20 @@ _OFFERED = {True: "offered", False: "NOT offered", None: "no EHLO reply"}
 def _tls_text(s: SmtpSession) -> str:
     offered = _OFFERED[s.starttls_offered]
     used = ", used" if s.starttls_used else ""
-    text = f"STARTTLS {offered}{used}; TLS {escaped(s.tls) if s.tls else 'none'}"
-    if caps := capability_parts(s.domain_capabilities):
-        text += (f"; domain capabilities {escaped(caps['capabilities']) or '-'} (status "
-                 f"{escaped(caps['status']) or '-'}"
-                 + (f", domain {escaped(caps['domain'])})" if caps["domain"] else ")"))
-    return text
+    return (f"STARTTLS {offered}{used}; TLS {escaped(s.tls) if s.tls else 'none'}"
+            f"{_capabilities_text(s.domain_capabilities)}")
+
+
+@lru_cache(maxsize=64)
+def _capabilities_text(line: str | None) -> str:
+    """`; domain capabilities X (status Y, domain Z)`: one line or a few recur in every session
+    of a server, so each is formatted once."""
+    caps = capability_parts(line)
+    if caps is None:
+        return ""
+    return (f"; domain capabilities {escaped(caps['capabilities']) or '-'} (status "
+            f"{escaped(caps['status']) or '-'}"
+            + (f", domain {escaped(caps['domain'])})" if caps["domain"] else ")"))
 
 
 def _session_text(s: SmtpSession) -> list[str]:

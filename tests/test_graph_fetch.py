@@ -205,6 +205,10 @@ def test_library_pages_details_quoting_and_file(tmp_path, lib):
     assert any(p.endswith("/messageTraces/t1/getDetailsByRecipient"
                           "(recipientAddress='o''brien@tailspintoys.ca')") for p in paths(state))
     assert seen[-1] == (2, 2, "message details") and (1, 1, "trace queries") in seen
+    # The list's count moves with each page, before the window's query is done.
+    listed = [a for a in seen if a[2] == "traces listed"]
+    assert listed == [(2, None, "traces listed"), (3, None, "traces listed")]
+    assert seen.index(listed[-1]) < seen.index((1, 1, "trace queries"))
     out = tmp_path / "fetched.json"
     write_fetch(doc, out)
     written = json.loads(out.read_text())

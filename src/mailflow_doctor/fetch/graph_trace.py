@@ -117,8 +117,9 @@ class GraphClient:
                 raise FetchError(_http_error(url, r, retries))
             return _json(url, r)
 
-    def pages(self, url: str) -> list[dict]:
-        """All items of a collection, following @odata.nextLink (on Graph's host only)."""
+    def pages(self, url: str, on_page: Callable[[int], None] | None = None) -> list[dict]:
+        """All items of a collection, following @odata.nextLink (on Graph's host only);
+        `on_page(items so far)` after each page."""
         items: list[dict] = []
         for _ in range(MAX_PAGES):
             body = self.get(url)
@@ -126,6 +127,8 @@ class GraphClient:
             if not isinstance(value, list):
                 raise FetchError(f"{_path(url)}: response without a value list")
             items += [v for v in value if isinstance(v, dict)]
+            if on_page is not None:
+                on_page(len(items))
             link = body.get("@odata.nextLink")
             if not link:
                 return items
@@ -225,7 +228,10 @@ def fetch_traces(client: GraphClient, tenant: str, start: datetime, end: datetim
     for n, ((a, b), clause) in enumerate(((s, c) for s in spans for c in extra), 1):
         query = quote(f"receivedDateTime ge {_iso(a)} and receivedDateTime le {_iso(b)}"
                       f"{clause}", safe="")
-        for t in client.pages(f"{client.base}{TRACES}?$filter={query}&$top={page_size}"):
+        # A window of a busy tenant runs to many pages: the count moves with each of them.
+        listed = len(traces)
+        for t in client.pages(f"{client.base}{TRACES}?$filter={query}&$top={page_size}",
+                              lambda n, before=listed: note(before + n, None, "traces listed")):
             key = (str(t.get("id")), _lower(t, "recipientAddress"))
             if key not in seen:  # windows share their boundary second
                 seen.add(key)

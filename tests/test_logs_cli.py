@@ -258,3 +258,29 @@ def test_sessions_show_tls_domain_capabilities(tmp_path):
     assert ("domain capabilities AcceptCloudServicesMail (status Success, domain "
             "mail.protection.outlook.com)") in text
     assert "domain capabilities None (status NoRemoteCertificate)" in text
+
+
+def test_pipes_and_fifos_are_refused_not_waited_for(tmp_path):
+    """A FIFO would block the open until a writer comes, a pipe is consumed by sniffing it:
+    both are one-line problems, named or met in a folder (run as processes, with a timeout)."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "case"
+    folder.mkdir()
+    os.mkfifo(folder / "trace.csv")
+    from pathlib import Path
+
+    cli = [str(Path(sys.executable).with_name("mailflow-doctor"))]
+    for args in (["trace", str(folder / "trace.csv")], ["logs", "sessions", str(folder)],
+                 ["logs", "sessions", str(folder / "trace.csv")], ["diagnose", str(folder)]):
+        done = subprocess.run(cli + args, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "not a regular file (a pipe or a device)" in done.stderr, args
+        assert "Traceback" not in done.stderr
+    piped = subprocess.run(cli + ["trace", "/dev/stdin"], input="Date,Event\n1,2\n",
+                           capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 2 and "not a regular file" in piped.stderr
+    assert "Traceback" not in piped.stderr

@@ -28,7 +28,7 @@ from ..model.firewall import DenyEvent, FirewallRuleset
 from ..model.trace import TraceEvent
 from ..model.tracking import TrackingEvent, message_key
 from .archives import Unpacker, archive_kind, store_folder
-from .textio import UnreadableInput, read_head
+from .textio import NOT_A_FILE, UnreadableInput, read_head
 from .trace.merge import merge
 
 # Category → reader modules, most specific first. A reader module has KIND, sniff(), parse().
@@ -93,10 +93,10 @@ def _files(path: Path, unpack: Unpacker) -> Iterable[Path]:
     """The files under `path`; an archive (.zip, .tar.gz, .gz) gives the files it holds.
 
     Copies already extracted (beside a store kept in `path`) come through their archive only."""
-    found = sorted(p for p in path.rglob("*") if p.is_file()
+    found = sorted(p for p in path.rglob("*") if not p.is_dir()
                    and unpack.root not in p.absolute().parents) if path.is_dir() else [path]
     for file in found:
-        yield from unpack.expand(file)
+        yield from unpack.expand(file) if file.is_file() else [file]  # the caller says why not
 
 
 def _identify(path: Path, categories: Iterable[str]) -> tuple[str, ModuleType] | None:
@@ -149,6 +149,9 @@ def collect(paths: Iterable[str | Path] = (),
             continue
         named_file = root.is_file() and archive_kind(root) is None
         for path in _files(root, unpack):
+            if not path.is_file():  # read, a pipe is gone; opened, a FIFO waits for a writer
+                evidence.problems.append(InputProblem(Location(str(path)), NOT_A_FILE))
+                continue
             found = _identify(path, categories)
             if found is None and explicit and len(categories) == 1:
                 # The admin told us what it is: let the category's main reader explain why not.

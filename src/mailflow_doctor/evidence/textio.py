@@ -21,6 +21,9 @@ MAX_PROBLEMS = 100  # per file; a binary file must not turn into a million probl
 
 T = TypeVar("T")
 
+# A pipe is consumed by sniffing it, and opening a FIFO waits for a writer: neither is read.
+NOT_A_FILE = "not a regular file (a pipe or a device): save what it holds to a file first"
+
 
 def _looks_binary(head: bytes) -> bool:
     """Real binaries are full of NULs; a log with one junk line is still a log."""

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..evidence.archives import Unpacker, archive_kind, store_folder
+from ..evidence.textio import NOT_A_FILE
 from ..model import InputProblem, Location
 from .db import CaseStore, naive_utc
 
@@ -67,7 +69,8 @@ def _walk(paths: Iterable[str | Path], reg: Registration, unpack: Unpacker,
             if not root.startswith(own) or root.startswith(str(unpack.root)):
                 yield from _expand(root, True, unpack)
         else:
-            reg.problems.append(InputProblem(Location(str(item)), "no such file or folder"))
+            reg.problems.append(InputProblem(Location(str(item)), NOT_A_FILE if os.path.exists(
+                root) else "no such file or folder"))
 
 
 def _expand(path: str, named: bool, unpack: Unpacker) -> Iterator[tuple[str, bool]]:
@@ -133,6 +136,9 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
         seen.add(path)
         try:
             st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):  # a FIFO in a folder: opening it would wait
+                reg.problems.append(InputProblem(Location(path), NOT_A_FILE))
+                continue
             old = known.get(path)
             if old is not None and (old[2], old[3]) == (st.st_size, st.st_mtime_ns) and (
                     old[4] == st.st_ctime_ns or old[5] == fingerprint(path, st.st_size)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import re
 import shutil
 import tarfile
 import zipfile
@@ -102,9 +103,11 @@ def _case(root: Path) -> Path:
 
 
 def _relative(sessions, marker: str):
-    """Sessions with their path cut after `marker`, so a folder and its archive compare."""
-    return [dataclasses.replace(s, location=Location(
-        s.location.source.split(marker, 1)[1], s.location.line)) for s in sessions]
+    """Sessions with their path cut after `marker`, so a folder and its archive compare (a
+    single file's .gz holds its member in a folder named after it)."""
+    return [dataclasses.replace(s, location=Location(re.sub(
+        r"[^/]+\.gz/", "", s.location.source.split(marker, 1)[1]), s.location.line))
+        for s in sessions]
 
 
 def _zip(folder: Path, target: Path, extra: dict[str, bytes] | None = None) -> Path:
@@ -163,10 +166,11 @@ def test_archives_give_the_same_sessions_as_the_folder(tmp_path, kind):
     kinds = sorted(kind for _, kind in evidence.inputs)
     assert kinds == ["smtp-protocol-log"] * 3 + ["unrecognised"]  # the README, no problem
     # Cited, a line names the archive and the member, not the extraction folder (which for
-    # `collect` without a store is already deleted): `<archive>/<member>:line`; a .gz member
-    # shows where the .gz is, without `.gz`.
+    # `collect` without a store is already deleted): `<archive>/<member>:line`; the member of a
+    # single file's .gz as the .gz itself.
     prefix = {"zip": str(given), "tar.gz": f"{given}/case", "gz": str(given)}[kind]
-    expected = {prefix + str(s.location)[len(str(case)):]
+    expected = {prefix + (f"{s.location.source}.gz:{s.location.line}" if kind == "gz"
+                          else str(s.location))[len(str(case)):]
                 for s in run_sessions_query([case]).sessions}
     assert {str(s.location) for s in evidence.sessions} == expected
     assert {str(s.location) for s in result.sessions} == expected
@@ -308,3 +312,53 @@ def test_cited_member_paths_on_windows_name_the_drive_or_share():
     assert shown_source(r"C:\cases\a@b\R.LOG", windows=True) == r"C:\cases\a@b\R.LOG"
     assert shown_source(f"/tmp/x/{key}/srv/EX01.zip/R.LOG", windows=False) == \
         "/srv/EX01.zip/R.LOG"
+
+
+def test_an_archive_cut_short_keeps_what_came_before_the_damage(tmp_path):
+    """A download cut short: the first part of the member it cuts is read, with one problem."""
+    log = tmp_path / "src" / "EX01" / "FrontEnd" / "ProtocolLog" / "SmtpReceive" / "R.LOG"
+    write_log(log, [line for n in range(400) for line in session(
+        f"08DE{n:012X}", T0 + timedelta(minutes=n), "104.47.34.97:41234", server="EX01")])
+    whole = len(run_sessions_query([log]).sessions)
+    packed = gzip.compress(log.read_bytes())
+    tarred = io.BytesIO()
+    with tarfile.open(fileobj=tarred, mode="w:gz") as tf:
+        tf.add(tmp_path / "src" / "EX01", "EX01")
+    for name, data in (("R.LOG.gz", packed), ("case.tgz", tarred.getvalue())):
+        cut = tmp_path / name
+        cut.write_bytes(data[: len(data) * 6 // 10])
+        result = run_sessions_query([cut])
+        assert 0 < len(result.sessions) < whole, name
+        assert any(p.location == Location(str(cut)) and p.message.startswith(
+            "cut short in member") and "what came before the damage is read" in p.message
+            for p in result.info.problems), result.info.problems
+
+
+def test_archives_inside_archives_are_opened_and_empty_ones_said(tmp_path):
+    case = _case(tmp_path / "case")
+    inner = _zip(case, tmp_path / "EX-all.zip")
+    bundle = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.write(inner, "servers/EX-all.zip")
+    found = run_sessions_query([bundle]).sessions
+    assert len(found) == 4
+    assert all(str(s.location).startswith(f"{bundle}/servers/EX-all.zip/EX0") for s in found)
+    empty_zip, empty_gz, hollow = (tmp_path / "e.zip", tmp_path / "e.LOG.gz", tmp_path / "h.zip")
+    empty_zip.write_bytes(b"")
+    empty_gz.write_bytes(b"")
+    with zipfile.ZipFile(hollow, "w") as zf:
+        zf.writestr("EX01/", "")
+    result = collect([empty_zip, empty_gz, hollow])
+    assert sorted(map(str, result.problems)) == [
+        f"{empty_gz}: empty file", f"{empty_zip}: empty file",
+        f"{hollow}: the archive holds no files"]
+
+
+def test_an_empty_file_is_called_empty(tmp_path):
+    (tmp_path / "trace.csv").write_bytes(b"")
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf")
+    (tmp_path / "junk.csv").write_bytes(b"\x00\x01\x02junk")
+    result = collect([tmp_path / "trace.csv", tmp_path / "bom.csv", tmp_path / "junk.csv"])
+    messages = {Path(p.location.source).name: p.message for p in result.problems}
+    assert messages["trace.csv"] == messages["bom.csv"] == "empty file"
+    assert messages["junk.csv"].startswith("not a kind of evidence")

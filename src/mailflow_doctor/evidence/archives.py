@@ -8,14 +8,17 @@ their name; what they hold is sniffed like any other file.
 
 Each archive gets a folder named after its path, size and modification time, and below it the
 archive's own path, then the members' paths: `…/archives/@…/home/a/case/EX01.zip/ProtocolLog/
-SmtpSend/SEND2026112801-1.LOG`. So the folder layout still names the server (exchange/layout.py),
+SmtpSend/SEND2026112801-1.LOG` (a single file's `.gz` holds its one member the same way:
+`…/SmtpSend/SEND2026112801-1.LOG.gz/SEND2026112801-1.LOG`). So the folder layout still names the
+server (exchange/layout.py),
 and a cited line shows as that archive's path and the member's, without the extraction folder
 (model.Location), which may be a temporary one already gone.
 
 Archive contents are attacker-controlled: members that would land outside their folder (`..`,
 absolute names), links and devices are refused, and the bytes written and the number of members
 are bounded, so a zip bomb stops with a problem instead of filling the disk. A corrupt archive is
-one problem; the members extracted before the damage are still used.
+one problem; the members extracted before the damage are still used, and so is the first part
+of the member the damage is in (a download cut short).
 
 The archive, JSON, hashing and copying modules are imported when an archive is met: plain logs
 start faster.
@@ -35,7 +38,8 @@ from ..model import InputProblem, Location
 MAX_BYTES = 20 * 2**30  # per archive, as extracted
 MAX_MEMBERS = 50_000  # per archive; a server's ProtocolLog folder holds a few hundred files
 MAX_PROBLEMS = 20  # refused members listed per archive; the others are counted
-CHUNK = 1 << 20
+MAX_DEPTH = 2  # archives inside archives opened: a zip of per-server zips, and one more
+CHUNK = 1 << 14  # small: a member cut short keeps all but its last few KiB
 
 Entry = tuple[str, str, Callable[[], IO[bytes]]]  # (member name, what it is, opener)
 
@@ -81,8 +85,9 @@ class Unpacker:
         self.extracted = 0
         self.problems: list[InputProblem] = []
 
-    def expand(self, path: str | PurePath) -> list[Path]:
-        """`path` itself, or when it is an archive the files it holds (extracted if need be)."""
+    def expand(self, path: str | PurePath, depth: int = 0) -> list[Path]:
+        """`path` itself, or when it is an archive the files it holds (extracted if need be);
+        archives inside it too (a bundle of per-server zips), down to MAX_DEPTH levels."""
         kind = archive_kind(path)
         if kind is None:
             return [Path(path)]
@@ -91,6 +96,9 @@ class Unpacker:
         archive = os.path.abspath(path)
         try:
             st = os.stat(archive)
+            if not st.st_size:
+                self.problems.append(InputProblem(Location(archive), "empty file"))
+                return []
             key = _key(archive, st)
             folder, manifest = self.root / key, self.root / f"{key}.json"
             if not (folder.is_dir() and manifest.is_file()):  # the folder comes last
@@ -101,7 +109,19 @@ class Unpacker:
                                               f"cannot extract archive: {_reason(exc)}"))
             return []
         self.problems.extend(InputProblem(Location(archive), note) for note in notes)
-        return sorted(p for p in folder.rglob("*") if p.is_file())
+        members = sorted(p for p in folder.rglob("*") if p.is_file())
+        if not members and not notes:
+            self.problems.append(InputProblem(Location(archive), "the archive holds no files"))
+        found: list[Path] = []
+        for member in members:
+            if archive_kind(member) is None:
+                found.append(member)
+            elif depth < MAX_DEPTH:
+                found += self.expand(member, depth + 1)
+            else:
+                self.problems.append(InputProblem(Location(str(member)), (
+                    f"an archive inside {depth + 1} others: not opened (extract it first)")))
+        return found
 
     def _extract(self, archive: str, kind: str, folder: Path, manifest: Path) -> None:
         """Extract into a work folder, write the notes, then rename the folder into place."""
@@ -112,7 +132,7 @@ class Unpacker:
         self.root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"{folder.name}.partial-", dir=self.root))
         try:
-            parts = _path_parts(archive if kind != "gzip" else os.path.dirname(archive))
+            parts = _path_parts(archive)
             notes = self._members(archive, _entries(archive, kind), work.joinpath(*parts))
             staged = manifest.with_name(f"{work.name}.json")
             staged.write_text(json.dumps(notes), encoding="utf-8")
@@ -141,7 +161,7 @@ class Unpacker:
                        tarfile.TarError, zlib.error, lzma.LZMAError)
         notes: list[str] = []
         refused = count = total = 0
-        name = None
+        name = writing = None
         try:
             for name, what, open_member in entries:
                 count += 1
@@ -163,7 +183,9 @@ class Unpacker:
                     except (OSError, ValueError) as exc:
                         why = f"cannot be written ({_reason(exc)})"
                     else:
+                        writing = target
                         total = self._copy(open_member, out, target, total)
+                        writing = None
                         continue
                 refused += 1
                 if refused <= MAX_PROBLEMS:
@@ -172,8 +194,12 @@ class Unpacker:
             notes.append(f"expands to more than {_size(self.max_bytes)}; extraction stopped at "
                          f"member {name!r} (extract it yourself to read the rest)")
         except read_errors as exc:
-            at = f" at member {name!r}" if name is not None else ""
-            notes.append(f"cannot extract archive{at}: {_reason(exc)}")
+            if writing is not None and writing.exists():
+                notes.append(f"cut short in member {name!r} ({_reason(exc)}): what came "
+                             "before the damage is read")
+            else:
+                at = f" at member {name!r}" if name is not None else ""
+                notes.append(f"cannot extract archive{at}: {_reason(exc)}")
         if refused > MAX_PROBLEMS:
             notes.append(f"{refused - MAX_PROBLEMS} more members skipped")
         return notes
@@ -183,13 +209,21 @@ class Unpacker:
         """Copy one member, counting against the archive's byte budget; the new total."""
         try:
             with out, open_member() as src:
-                while chunk := src.read(CHUNK):
+                # read1: what one step decompresses, so bytes before a cut reach the file
+                read = getattr(src, "read1", src.read)
+                while chunk := read(CHUNK):
                     total += len(chunk)
                     if total > self.max_bytes:
                         raise _TooBig
                     out.write(chunk)
+        except Exception as exc:
+            # A download cut short still holds its first part, which the readers read up to
+            # the cut (a cut last line is theirs to report); a bomb's first part is dropped.
+            if isinstance(exc, _TooBig) or not target.stat().st_size:
+                target.unlink(missing_ok=True)
+            raise
         except BaseException:
-            target.unlink(missing_ok=True)  # a partial member is no member
+            target.unlink(missing_ok=True)  # interrupted: no half member left behind
             raise
         return total
 

@@ -14,6 +14,7 @@ costs the days the trace covers, and memory for a few messages.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,15 @@ def _files(path: Path, unpack: Unpacker) -> Iterable[Path]:
         yield from unpack.expand(file) if file.is_file() else [file]  # the caller says why not
 
 
+def _empty(path: Path) -> bool:
+    """No bytes, or a byte-order mark alone."""
+    try:
+        return path.stat().st_size <= 3 and path.read_bytes() in (
+            b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    except OSError:
+        return False
+
+
 def _identify(path: Path, categories: Iterable[str]) -> tuple[str, ModuleType] | None:
     head = read_head(path)
     if not head:
@@ -161,6 +171,7 @@ def collect(paths: Iterable[str | Path] = (),
                 if named_file:
                     evidence.problems.append(InputProblem(
                         Location(str(path)),
+                        "empty file" if _empty(path) else
                         "not a kind of evidence this tool reads (message trace export, "
                         "SMTP protocol log, message tracking log, firewall configuration or "
                         "deny log)"))

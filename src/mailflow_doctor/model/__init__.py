@@ -58,15 +58,20 @@ class Location:
 # evidence/archives.py extracts an archive to `<folder>/@<key>/<archive's own path>/<member>`,
 # the archive's drive (`C:`) or UNC host and share kept as folders. The folder may be a temporary
 # one, gone when the report is read, so a cited file shows as the archive's path followed by the
-# member's: `/cases/EX01.zip/SmtpReceive/RECV2026112801-1.LOG`, `C:\cases\EX01.zip\...`.
+# member's: `/cases/EX01.zip/SmtpReceive/RECV2026112801-1.LOG`, `C:\cases\EX01.zip\...`; the one
+# member of a single file's `.gz` (`…/RECV.LOG.gz/RECV.LOG`) as the `.gz` itself.
 _EXTRACTED = re.compile(r"^.*[\\/]@[0-9a-f]{16}-[0-9a-f]{8}(?=[\\/])")
+_GZ_MEMBER = re.compile(r"(\.gz)[\\/][^\\/]+$", re.I)
 _DRIVE = re.compile(r"\\([A-Za-z])(?=\\)")
 
 
 def shown_source(source: str, windows: bool = os.name == "nt") -> str:
     """A file's path as cited: an archive member's without the extraction folder."""
     shown = _EXTRACTED.sub("", source, count=1)
-    if shown == source or not windows:
+    if shown == source:
+        return shown
+    shown = _GZ_MEMBER.sub(r"\1", shown, count=1)
+    if not windows:
         return shown
     drive = _DRIVE.match(shown)  # a drive letter came first, else a UNC host
     return f"{drive.group(1)}:{shown[2:]}" if drive else "\\" + shown

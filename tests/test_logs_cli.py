@@ -94,6 +94,8 @@ def test_summary_shows_certificate_change(logs):
 
 @pytest.mark.parametrize("args, message", [
     (("--since", "yesterday-ish"), "--since"),
+    (("--since", "2026-11-23T09:00Z", "--until", "2026-11-23T08:00Z"),
+     "--until 2026-11-23 08:00Z is before --since 2026-11-23 09:00Z"),
     (("--range", "10.0.0.0/33"), "10.0.0.0/33"),
     (("--ip", "not-an-ip"), "not-an-ip"),
 ])
@@ -106,6 +108,9 @@ def test_bad_options_are_one_line_errors(logs, args, message):
 def test_summary_rejects_unknown_grouping(logs):
     result = run("logs", "summary", str(logs), "--by", "weekday")
     assert result.exit_code == 2 and "weekday" in result.stderr
+    result = run("logs", "summary", str(logs), "--since", "2026-11-23T09:00Z", "--until",
+                 "2026-11-23T08:00Z")
+    assert result.exit_code == 2 and "is before --since" in result.stderr
 
 
 def test_collect_keeps_only_the_sessions_asked_for(logs):

@@ -70,6 +70,9 @@ class CaseStore:
         self.path = Path(path) if path is not None else Path(self._tmpdir) / "case.duckdb"
         self.threads = threads or min(os.cpu_count() or 1, 4)
         self.scope: list[int] | None = None
+        if not _duckdb_file_or_none(self.path):
+            raise StoreError(f"{self.path}: not a mailflow-doctor case store (not a DuckDB "
+                             "file); give a new file name or an existing store")
         try:
             self.con = duckdb.connect(str(self.path))
         except (duckdb.IOException, duckdb.Error) as exc:
@@ -200,6 +203,19 @@ def naive_utc(value: datetime | None) -> datetime | None:
 def aware_utc(value: datetime | None) -> datetime | None:
     """A time read from the store, as the rest of the tool uses it: UTC-aware."""
     return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _duckdb_file_or_none(path: Path) -> bool:
+    """True unless `path` holds something other than a DuckDB database (which DuckDB would
+    open as an empty in-memory one when it is, say, a CSV: nothing would be kept)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True  # DuckDB says why it cannot open it
+    return not head or head[8:12] == b"DUCK"
 
 
 def _first_line(exc: BaseException) -> str:

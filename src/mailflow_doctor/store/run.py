@@ -91,6 +91,7 @@ def run_sessions_query(paths: Iterable[str | Path], store_path: StoreArg = None,
     With no paths and a store, the whole store is asked. The store may be a path or a
     db.Opening under way (the commands start one before importing the rest).
     """
+    _check_window(since, until)
     if cidr and cidr.strip().lower() == "eop":
         cidr, eop = None, eop or True
     query = SessionFilter(ip, cidr, eop, since, until)
@@ -124,6 +125,7 @@ def run_summary_query(paths: Iterable[str | Path], store_path: StoreArg = None, 
     """`logs summary PATH... [--by source-prefix|server|hour] [--store]`."""
     from .summary import GROUPINGS, summary
 
+    _check_window(since, until)
     if by not in GROUPINGS:
         raise QueryError(f"unknown grouping {by!r}; choose one of {', '.join(GROUPINGS)}")
     with _opened(store_path) as store:
@@ -133,6 +135,12 @@ def run_summary_query(paths: Iterable[str | Path], store_path: StoreArg = None, 
             return SummaryResult(summary(store, by, instance, since, until), info)
         except ValueError as exc:  # an unknown instance
             raise QueryError(str(exc)) from None
+
+
+def _check_window(since: datetime | None, until: datetime | None) -> None:
+    if since is not None and until is not None and until < since:
+        raise QueryError(f"--until {until:%Y-%m-%d %H:%M}Z is before --since "
+                         f"{since:%Y-%m-%d %H:%M}Z")
 
 
 def _opened(store_path: StoreArg):

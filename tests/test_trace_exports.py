@@ -492,3 +492,25 @@ def test_eac_summary_without_message_ids_names_each_message(tmp_path):
     # Read again, the same names: a second export of the same view merges with the first.
     again = summary_csv.parse(write(tmp_path, "ui2.csv", text)).records
     assert [e.message_id for e in again] == [e.message_id for e in parsed.records]
+
+
+def test_mixed_date_orders_in_a_24_hour_column_are_said(tmp_path):
+    """SYNTHETIC V2 summary rows with 24-hour slash dates: day-first is assumed where both
+    readings work; a date only month-first can read shows the column is not, and says so once."""
+    head = ('"Received","SenderAddress","RecipientAddress","Subject","Status","ToIP","FromIP",'
+            '"Size","MessageId","MessageTraceId"\r\n')
+
+    def rows(*dates):
+        return head + "".join(
+            f'"{d}","a@fabrikam.example","u@tailspintoys.ca","s","Pending","13.92.177.139","",'
+            f'"1","<m{n}@x>","t{n}"\r\n' for n, d in enumerate(dates))
+
+    mixed = summary_csv.parse(write(tmp_path, "mixed.csv", rows(
+        "11/9/2026 13:40:00", "11/10/2026 13:40:00", "11/13/2026 13:40:00")))
+    [problem] = mixed.problems
+    assert problem.location.line == 2 and "read month-first at row 4" in problem.message
+    assert "'11/9/2026 13:40:00'" in problem.message and len(mixed.records) == 3
+    for dates in (("11/9/2026 13:40:00", "13/11/2026 13:40:00"),  # day-first: consistent
+                  ("11/9/2026 1:40:00 PM", "11/13/2026 1:40:00 PM"),  # 12-hour: month-first
+                  ("11/9/2026 13:40:00", "11/10/2026 13:40:00")):  # ambiguous throughout
+        assert summary_csv.parse(write(tmp_path, "ok.csv", rows(*dates))).problems == []

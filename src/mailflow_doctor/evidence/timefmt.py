@@ -48,6 +48,18 @@ def _numeric(m: re.Match[str]) -> datetime | None:
     return _build(y, b, a, hour, minute, sec, frac) or _build(y, a, b, hour, minute, sec, frac)
 
 
+def slash_order(value: str) -> str | None:
+    """For a 24-hour slash date, which order can read it: `day-first`, `month-first`, or
+    `either` (day and month both 12 or less, read day-first); None for any other form."""
+    m = _NUMERIC.fullmatch(value.strip())
+    if m is None or m.group(2) != "/" or m.group(9):
+        return None
+    first, second = int(m.group(1)), int(m.group(3))
+    if second > 12:
+        return "month-first" if first <= 12 else None
+    return "day-first" if first > 12 else "either"
+
+
 def parse_time(value: str | None) -> datetime | None:
     """A UTC-aware datetime from any of the forms above, or None when it cannot be read."""
     if not value or not isinstance(value, str):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ...model import InputProblem, Location, Parsed
 from ..textio import UnreadableInput, open_text
-from ..timefmt import parse_time
+from ..timefmt import parse_time, slash_order
 
 EXCERPT_CHARS = 300
 
@@ -111,6 +111,8 @@ class Table:
     def __init__(self, path: str, lines: Iterator[str]) -> None:
         self.path = path
         self.problems: list[InputProblem] = []
+        self._orders: dict[str, dict[str, tuple[int, str]]] = {}  # see _date_order
+        self._mixed_order: set[str] = set()
         self.display: dict[str, str] = {}  # normalised name -> as written in the header
         self.header_line = 0
         self._tap = _LineTap(lines)
@@ -223,7 +225,28 @@ class Table:
             shown = value if len(value) <= 40 else value[:40] + "..."
             self.reject_line(line, f"column {self.name(column)}: cannot read {shown!r} as a date "
                                    "and time; row skipped")
+        elif "/" in value and column not in self._mixed_order:
+            self._date_order(line, column, value)
         return when
+
+    def _date_order(self, line: int, column: str, value: str) -> None:
+        """24-hour slash dates are read day-first unless only month-first can read them; a
+        column that holds both a month-first-only date and ambiguous ones (day and month 12
+        or less, so read day-first) may have some dates wrong: said once, with both rows."""
+        order = slash_order(value)
+        if order not in ("either", "month-first"):
+            return
+        seen = self._orders.setdefault(column, {})
+        seen.setdefault(order, (line, value))
+        if "either" in seen and "month-first" in seen:
+            self._mixed_order.add(column)
+            month_line, month_value = seen["month-first"]
+            either_line, either_value = seen["either"]
+            self.reject_line(min(month_line, either_line), (
+                f"column {self.name(column)}: dates read month-first at row {month_line} "
+                f"({month_value!r}) and day-first where both readings are possible (row "
+                f"{either_line}: {either_value!r}): some dates may be wrong; export the trace "
+                "with ISO 8601 times or a 12-hour clock"))
 
     def event_basics(self, row: Row, time_column: str, id_column: str, event_column: str
                      ) -> tuple[datetime, str, str] | None:

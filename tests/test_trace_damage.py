@@ -100,3 +100,17 @@ def test_truncated_copy_keeps_the_rows_before_the_cut(tmp_path, reader, rows):
     assert facts(parsed.records) == facts(full.records)[:len(parsed.records)]
     assert len({e.message_id for e in parsed.records}) == 7
     assert [p.location.line for p in parsed.problems] == [9]
+
+
+@pytest.mark.parametrize("reader, make", READERS)
+def test_a_row_with_a_nul_byte_is_skipped_and_said(tmp_path, reader, make):
+    table = make()
+    whole, nul = tmp_path / "whole.csv", tmp_path / "nul.csv"
+    whole.write_text(render(table))
+    table[3][2] = table[3][2][:2] + "\x00" + table[3][2][2:]  # row 3 is line 4
+    nul.write_text(render(table))
+    whole, damaged = reader.parse(whole), reader.parse(nul)
+    [problem] = damaged.problems
+    assert problem.location.line == 4 and problem.message == "NUL byte in this row; row skipped"
+    assert len(damaged.records) < len(whole.records)
+    assert not any("\x00" in e.message_id + e.recipient for e in damaged.records)

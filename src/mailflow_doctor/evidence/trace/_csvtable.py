@@ -180,6 +180,10 @@ class Table:
                     Location(self.path, line),
                     f"row has {len(cells)} fields but the header has {width}; row skipped"))
                 continue
+            if "\x00" in raw:  # never in an export's text: a damaged copy (as logs skip them)
+                self.problems.append(InputProblem(Location(self.path, line),
+                                                  "NUL byte in this row; row skipped"))
+                continue
             if "\ufffd" in raw:
                 self.problems.append(InputProblem(Location(self.path, line),
                                                   "undecodable bytes in this row were replaced"))

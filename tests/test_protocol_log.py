@@ -416,6 +416,20 @@ def test_two_header_blocks_after_restart(tmp_path):
     assert parsed.records == [expected_a(path, 6), expected_new_cert(path, 18)]
 
 
+def test_logs_joined_with_cat_keep_their_second_header(tmp_path):
+    """Exchange starts each log with a byte-order mark; `cat a b` puts b's mid-file."""
+    joined = (b"\xef\xbb\xbf" + "\r\n".join(RECEIVE + SAMPLE_A).encode() + b"\r\n"
+              + b"\xef\xbb\xbf" + "\r\n".join(RECEIVE + NEW_CERT).encode() + b"\r\n")
+    path = tmp_path / "RECV2024031309-1.LOG"
+    path.write_bytes(joined)
+    parsed = protocol_log.parse(path)
+    assert parsed.problems == []
+    separate = [protocol_log.parse(write(tmp_path, RECEIVE + part, f"{n}.LOG")).records
+                for n, part in enumerate((SAMPLE_A, NEW_CERT))]
+    assert [s.session_id for s in parsed.records] == [
+        s.session_id for part in separate for s in part]
+
+
 def test_header_blocks_switch_log_type(tmp_path):
     path = write(tmp_path, SEND + SAMPLE_C + RECEIVE + SAMPLE_A)
     parsed = protocol_log.parse(path)

@@ -119,6 +119,8 @@ PARITY = {
     "IPv6 endpoints": real.RECEIVE + _ipv6(),
     "two header blocks": real.RECEIVE + real.SAMPLE_A + real.header(
         date="2024-03-13T09:05:00.000Z") + real.NEW_CERT,
+    "two logs joined with cat (a BOM before the second header)": real.RECEIVE + real.SAMPLE_A
+        + ["\ufeff" + real.RECEIVE[0]] + real.RECEIVE[1:] + real.NEW_CERT,
     "no header (receive)": real.SAMPLE_A,
     "no header (send)": real.SAMPLE_C,
     "wrong field counts": real.RECEIVE + real.SAMPLE_A[:3] + [

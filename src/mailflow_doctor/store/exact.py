@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..evidence.exchange import protocol_log
+from ..evidence.exchange._w3c import header_line
 from ..evidence.textio import MAX_LINE
 
 
@@ -90,8 +91,8 @@ def line_problem(reader, log_type: str, line: int, raw: bytes) -> str | None:
         raise NotExact from None
     if not text.strip():
         return None
-    if text.startswith("#"):
-        if reader._header(line, text) is not None or reader.log_type not in (None, log_type) \
+    if (header := header_line(text)) is not None:
+        if reader._header(line, header) is not None or reader.log_type not in (None, log_type) \
                 or tuple(reader.columns) != protocol_log.STANDARD_FIELDS:
             raise NotExact
         return None

@@ -74,6 +74,14 @@ def _times(lines: Iterable[bytes], wanted: int = 16) -> list[datetime]:
     return out
 
 
+def header_line(text: str) -> str | None:
+    """A `#` line as text, None for a data line. A byte-order mark may start one in the middle
+    of a file too: Exchange starts each log with one, and logs get joined with `cat`."""
+    if text.startswith("#"):
+        return text
+    return text[1:] if text.startswith("\ufeff#") else None
+
+
 class W3CLogReader(ABC, Generic[R]):
     """Reads one file: `items()` gives records (R) and problems in file order."""
 
@@ -96,8 +104,8 @@ class W3CLogReader(ABC, Generic[R]):
                 number, text, complete = entry
                 if not text.strip():
                     continue
-                if text.startswith("#"):
-                    if problem := self._header(number, text):
+                if (header := header_line(text)) is not None:
+                    if problem := self._header(number, header):
                         yield problem
                     continue
                 yield from self._row(number, text, complete)

@@ -340,3 +340,14 @@ def test_random_rows_never_raise(tmp_path: Path, rows, encoding: str, header: st
     lines = text.count("\n") + text.count("\r") + 1
     for reader in (detail_csv, extended_csv):
         _check(reader.parse(path), lines)
+
+
+def test_undecodable_utf16_is_reported_at_its_line() -> None:
+    from mailflow_doctor.evidence.textio import decode
+
+    text = "\r\n".join(f"line {n}" for n in range(1, 8))
+    raw = text.encode("utf-16-le")
+    raw = raw[:56] + b"\x00\xdc" + raw[56:]  # a lone low surrogate on line 4 (16 bytes a line)
+    decoded, [problem] = decode(raw, "x.json")
+    assert problem.location.line == 4 and "invalid utf-16" in problem.message
+    assert decoded.count("\n") == 6

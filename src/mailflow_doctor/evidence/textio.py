@@ -61,7 +61,9 @@ def decode(raw: bytes, source: str) -> tuple[str, list[InputProblem]]:
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1 if encoding.startswith("utf-8") else None
+        before = raw[: exc.start]
+        line = (before.count(b"\n") if encoding.startswith("utf-8") else
+                before.decode(encoding, errors="replace").count("\n")) + 1
         if encoding.startswith("utf-8"):
             # Windows logs sometimes carry single-byte text; keep it readable rather than fail.
             text = raw.decode("cp1252", errors="replace")

@@ -114,3 +114,16 @@ def test_a_row_with_a_nul_byte_is_skipped_and_said(tmp_path, reader, make):
     assert problem.location.line == 4 and problem.message == "NUL byte in this row; row skipped"
     assert len(damaged.records) < len(whole.records)
     assert not any("\x00" in e.message_id + e.recipient for e in damaged.records)
+
+
+@pytest.mark.parametrize("reader, make", READERS)
+def test_exports_joined_into_one_file_read_as_one(tmp_path, reader, make):
+    """`cat a.csv b.csv`: b's byte-order mark, `#TYPE` line and header sit mid-file."""
+    table = make()
+    whole, joined = tmp_path / "whole.csv", tmp_path / "joined.csv"
+    whole.write_text(render(table))
+    second = "\ufeff#TYPE Deserialized.MessageTrace\r\n" + render([table[0]] + table[7:])
+    joined.write_text(render(table[:7]) + second, encoding="utf-8")
+    parsed = reader.parse(joined)
+    assert parsed.problems == []
+    assert facts(parsed.records) == facts(reader.parse(whole).records)

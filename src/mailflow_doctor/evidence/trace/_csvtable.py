@@ -105,6 +105,16 @@ class _LineTap:
         return raw
 
 
+def _another_header(cells: list[str], columns: list[str]) -> bool:
+    """A PowerShell `#TYPE` line or a copy of the header (any case, after a byte-order mark)."""
+    first = cells[0]
+    if len(cells) == 1:
+        return first.lstrip("\ufeff").startswith("#TYPE")
+    # The length first: this runs on every row of million-row reports.
+    return len(cells) == len(columns) and 0 <= len(first) - len(columns[0]) <= 4 and \
+        normalise(first) == columns[0] and [normalise(c) for c in cells[1:]] == columns[1:]
+
+
 class Table:
     """A CSV export opened with a known header; iterate `rows()` for the usable rows."""
 
@@ -175,6 +185,8 @@ class Table:
         for cells, line, raw in self._physical_rows():
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue  # blank line
+            if _another_header(cells, self.columns):
+                continue  # exports joined into one file: the next one's header
             if len(cells) != width:
                 self.problems.append(InputProblem(
                     Location(self.path, line),

@@ -26,7 +26,7 @@ from mailflow_doctor.evidence.exchange import protocol_log
 from mailflow_doctor.evidence.exchange.layout import Origin, origin
 from mailflow_doctor.model import InputProblem, Location
 from mailflow_doctor.store import open_store, register
-from mailflow_doctor.store.run import run_sessions_query
+from mailflow_doctor.store.run import QueryError, run_sessions_query
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 INSTALL = r"C:\Program Files\Microsoft\Exchange Server\V15"
@@ -334,15 +334,19 @@ def test_an_archive_cut_short_keeps_what_came_before_the_damage(tmp_path):
             for p in result.info.problems), result.info.problems
 
 
-def test_archives_inside_archives_are_opened_and_empty_ones_said(tmp_path):
+def test_archives_inside_archives_are_named_and_empty_ones_said(tmp_path):
+    """An archive inside another is not opened (its bytes would escape the outer one's
+    budget): it is named, with what to do."""
     case = _case(tmp_path / "case")
     inner = _zip(case, tmp_path / "EX-all.zip")
     bundle = tmp_path / "bundle.zip"
     with zipfile.ZipFile(bundle, "w") as zf:
         zf.write(inner, "servers/EX-all.zip")
-    found = run_sessions_query([bundle]).sessions
-    assert len(found) == 4
-    assert all(str(s.location).startswith(f"{bundle}/servers/EX-all.zip/EX0") for s in found)
+        zf.write(case / "EX01" / "README.txt", "README.txt")
+    result = collect([bundle])
+    assert result.sessions == [] and [str(p) for p in result.problems] == [
+        f"{bundle}/servers/EX-all.zip: an archive inside the archive: not opened (extract it "
+        "and give its folder)"]
     empty_zip, empty_gz, hollow = (tmp_path / "e.zip", tmp_path / "e.LOG.gz", tmp_path / "h.zip")
     empty_zip.write_bytes(b"")
     empty_gz.write_bytes(b"")
@@ -362,3 +366,38 @@ def test_an_empty_file_is_called_empty(tmp_path):
     messages = {Path(p.location.source).name: p.message for p in result.problems}
     assert messages["trace.csv"] == messages["bom.csv"] == "empty file"
     assert messages["junk.csv"].startswith("not a kind of evidence")
+    (tmp_path / "RECV.LOG").write_bytes(b"")
+    with pytest.raises(QueryError, match="RECV.LOG: empty file"):
+        run_sessions_query([tmp_path / "RECV.LOG"])
+    (tmp_path / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    assert [str(p) for p in collect([tmp_path / "gone.csv"]).problems] == [
+        f"{tmp_path / 'gone.csv'}: no such file or folder"]
+
+
+def test_a_damaged_member_is_not_kept_as_if_cut_short(tmp_path):
+    """A checksum fails only at a member's end, after its bytes were written: the member is
+    corrupt, not cut short, and none of it is read."""
+    log = tmp_path / "R.LOG"
+    write_log(log, [line for n in range(200) for line in session(
+        f"08DE{n:012X}", T0 + timedelta(minutes=n), "104.47.34.97:41234", server="EX01")])
+    stored = tmp_path / "stored.zip"
+    with zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(log, "EX01/R.LOG")
+    data = bytearray(stored.read_bytes())
+    at = data.index(b"104.47.34.97", 20_000)
+    data[at:at + 12] = b"EVIL.ONE.ONE"
+    stored.write_bytes(bytes(data))
+    with Unpacker() as unpack:
+        assert unpack.expand(stored) == []
+        [problem] = unpack.problems
+        assert problem.message.startswith("cannot extract archive at member 'EX01/R.LOG'")
+
+
+def test_tar_members_at_the_top_are_cited_by_their_own_name(tmp_path):
+    case = _case(tmp_path / "case")
+    tarred = tmp_path / "logs.tar.gz"
+    with tarfile.open(tarred, "w:gz") as tf:
+        for log in sorted(case.rglob("*.LOG")):
+            tf.add(log, log.name)  # at the top, no folder
+    shown = {str(s.location).rsplit(":", 1)[0] for s in run_sessions_query([tarred]).sessions}
+    assert shown == {f"{tarred}/{log.name}" for log in case.rglob("*.LOG")}

@@ -508,7 +508,7 @@ def test_mixed_date_orders_in_a_24_hour_column_are_said(tmp_path):
     mixed = summary_csv.parse(write(tmp_path, "mixed.csv", rows(
         "11/9/2026 13:40:00", "11/10/2026 13:40:00", "11/13/2026 13:40:00")))
     [problem] = mixed.problems
-    assert problem.location.line == 2 and "read month-first at row 4" in problem.message
+    assert problem.location.line == 2 and "read month-first at line 4" in problem.message
     assert "'11/9/2026 13:40:00'" in problem.message and len(mixed.records) == 3
     for dates in (("11/9/2026 13:40:00", "13/11/2026 13:40:00"),  # day-first: consistent
                   ("11/9/2026 1:40:00 PM", "11/13/2026 1:40:00 PM"),  # 12-hour: month-first

@@ -34,11 +34,11 @@ from pathlib import Path, PurePath
 from typing import IO
 
 from ..model import InputProblem, Location
+from .textio import NOT_A_FILE
 
 MAX_BYTES = 20 * 2**30  # per archive, as extracted
 MAX_MEMBERS = 50_000  # per archive; a server's ProtocolLog folder holds a few hundred files
 MAX_PROBLEMS = 20  # refused members listed per archive; the others are counted
-MAX_DEPTH = 2  # archives inside archives opened: a zip of per-server zips, and one more
 CHUNK = 1 << 14  # small: a member cut short keeps all but its last few KiB
 
 Entry = tuple[str, str, Callable[[], IO[bytes]]]  # (member name, what it is, opener)
@@ -85,9 +85,11 @@ class Unpacker:
         self.extracted = 0
         self.problems: list[InputProblem] = []
 
-    def expand(self, path: str | PurePath, depth: int = 0) -> list[Path]:
-        """`path` itself, or when it is an archive the files it holds (extracted if need be);
-        archives inside it too (a bundle of per-server zips), down to MAX_DEPTH levels."""
+    def expand(self, path: str | PurePath) -> list[Path]:
+        """`path` itself, or when it is an archive the files it holds (extracted if need be).
+
+        An archive inside it is named as a problem, not opened: its bytes and members would
+        escape this archive's budget, and its folder the clean-up of older versions."""
         kind = archive_kind(path)
         if kind is None:
             return [Path(path)]
@@ -96,6 +98,9 @@ class Unpacker:
         archive = os.path.abspath(path)
         try:
             st = os.stat(archive)
+            if not stat.S_ISREG(st.st_mode):
+                self.problems.append(InputProblem(Location(archive), NOT_A_FILE))
+                return []
             if not st.st_size:
                 self.problems.append(InputProblem(Location(archive), "empty file"))
                 return []
@@ -116,11 +121,10 @@ class Unpacker:
         for member in members:
             if archive_kind(member) is None:
                 found.append(member)
-            elif depth < MAX_DEPTH:
-                found += self.expand(member, depth + 1)
             else:
                 self.problems.append(InputProblem(Location(str(member)), (
-                    f"an archive inside {depth + 1} others: not opened (extract it first)")))
+                    "an archive inside the archive: not opened (extract it and give its "
+                    "folder)")))
         return found
 
     def _extract(self, archive: str, kind: str, folder: Path, manifest: Path) -> None:
@@ -194,7 +198,7 @@ class Unpacker:
             notes.append(f"expands to more than {_size(self.max_bytes)}; extraction stopped at "
                          f"member {name!r} (extract it yourself to read the rest)")
         except read_errors as exc:
-            if writing is not None and writing.exists():
+            if writing is not None and writing.exists():  # kept by _copy: cut short
                 notes.append(f"cut short in member {name!r} ({_reason(exc)}): what came "
                              "before the damage is read")
             else:
@@ -218,8 +222,9 @@ class Unpacker:
                     out.write(chunk)
         except Exception as exc:
             # A download cut short still holds its first part, which the readers read up to
-            # the cut (a cut last line is theirs to report); a bomb's first part is dropped.
-            if isinstance(exc, _TooBig) or not target.stat().st_size:
+            # the cut (a cut last line is theirs to report). Anything else (a bomb, a checksum
+            # that fails at the member's end, a full disk) leaves no part behind.
+            if not (_cut_short(exc) and target.stat().st_size):
                 target.unlink(missing_ok=True)
             raise
         except BaseException:
@@ -277,6 +282,14 @@ def _path_parts(path: str) -> list[str]:
     pure = PurePath(path)
     head = [part for part in re.split(r"[\\/:]+", pure.anchor) if part]
     return head + list(pure.parts[1:] if pure.anchor else pure.parts)
+
+
+def _cut_short(exc: BaseException) -> bool:
+    """The member's data ended early: a truncated file, not corrupt or unwritable data."""
+    import tarfile
+
+    return isinstance(exc, EOFError) or (isinstance(exc, tarfile.ReadError)
+                                         and "unexpected end of data" in str(exc))
 
 
 def _key(archive: str, st: os.stat_result) -> str:

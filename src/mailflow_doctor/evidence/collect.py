@@ -14,7 +14,6 @@ costs the days the trace covers, and memory for a few messages.
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from ..model.firewall import DenyEvent, FirewallRuleset
 from ..model.trace import TraceEvent
 from ..model.tracking import TrackingEvent, message_key
 from .archives import Unpacker, archive_kind, store_folder
-from .textio import NOT_A_FILE, UnreadableInput, read_head
+from .textio import NOT_A_FILE, UnreadableInput, is_empty, read_head
 from .trace.merge import merge
 
 # Category → reader modules, most specific first. A reader module has KIND, sniff(), parse().
@@ -100,15 +99,6 @@ def _files(path: Path, unpack: Unpacker) -> Iterable[Path]:
         yield from unpack.expand(file) if file.is_file() else [file]  # the caller says why not
 
 
-def _empty(path: Path) -> bool:
-    """No bytes, or a byte-order mark alone."""
-    try:
-        return path.stat().st_size <= 3 and path.read_bytes() in (
-            b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-    except OSError:
-        return False
-
-
 def _identify(path: Path, categories: Iterable[str]) -> tuple[str, ModuleType] | None:
     head = read_head(path)
     if not head:
@@ -160,7 +150,8 @@ def collect(paths: Iterable[str | Path] = (),
         named_file = root.is_file() and archive_kind(root) is None
         for path in _files(root, unpack):
             if not path.is_file():  # read, a pipe is gone; opened, a FIFO waits for a writer
-                evidence.problems.append(InputProblem(Location(str(path)), NOT_A_FILE))
+                evidence.problems.append(InputProblem(Location(str(path)), NOT_A_FILE
+                                                      if path.exists() else "broken link"))
                 continue
             found = _identify(path, categories)
             if found is None and explicit and len(categories) == 1:
@@ -171,7 +162,7 @@ def collect(paths: Iterable[str | Path] = (),
                 if named_file:
                     evidence.problems.append(InputProblem(
                         Location(str(path)),
-                        "empty file" if _empty(path) else
+                        "empty file" if is_empty(path) else
                         "not a kind of evidence this tool reads (message trace export, "
                         "SMTP protocol log, message tracking log, firewall configuration or "
                         "deny log)"))

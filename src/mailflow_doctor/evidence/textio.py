@@ -25,6 +25,15 @@ T = TypeVar("T")
 NOT_A_FILE = "not a regular file (a pipe or a device): save what it holds to a file first"
 
 
+def is_empty(path: str | Path) -> bool:
+    """No bytes, or a byte-order mark alone."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) in (b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    except OSError:
+        return False
+
+
 def _looks_binary(head: bytes) -> bool:
     """Real binaries are full of NULs; a log with one junk line is still a log."""
     return head.count(0) > max(2, len(head) // 200)

@@ -61,7 +61,7 @@ class Location:
 # member's: `/cases/EX01.zip/SmtpReceive/RECV2026112801-1.LOG`, `C:\cases\EX01.zip\...`; the one
 # member of a single file's `.gz` (`…/RECV.LOG.gz/RECV.LOG`) as the `.gz` itself.
 _EXTRACTED = re.compile(r"^.*[\\/]@[0-9a-f]{16}-[0-9a-f]{8}(?=[\\/])")
-_GZ_MEMBER = re.compile(r"(\.gz)[\\/][^\\/]+$", re.I)
+_GZ_MEMBER = re.compile(r"([\\/]([^\\/]+)(?<!\.tar)\.gz)[\\/]\2$", re.I)  # X.gz/X, not y.tar.gz/X
 _DRIVE = re.compile(r"\\([A-Za-z])(?=\\)")
 
 

@@ -10,6 +10,7 @@ case of any size stays within a fixed budget.
 from __future__ import annotations
 
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,7 +73,7 @@ class CaseStore:
         self.scope: list[int] | None = None
         if not _duckdb_file_or_none(self.path):
             raise StoreError(f"{self.path}: not a mailflow-doctor case store (not a DuckDB "
-                             "file); give a new file name or an existing store")
+                             "database file); give a new file name or an existing store")
         try:
             self.con = duckdb.connect(str(self.path))
         except (duckdb.IOException, duckdb.Error) as exc:
@@ -209,6 +210,8 @@ def _duckdb_file_or_none(path: Path) -> bool:
     """True unless `path` holds something other than a DuckDB database (which DuckDB would
     open as an empty in-memory one when it is, say, a CSV: nothing would be kept)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # a FIFO would hold the open until a writer comes
         with open(path, "rb") as fh:
             head = fh.read(12)
     except FileNotFoundError:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..evidence.archives import Unpacker, archive_kind, store_folder
-from ..evidence.textio import NOT_A_FILE
+from ..evidence.textio import NOT_A_FILE, is_empty
 from ..model import InputProblem, Location
 from .db import CaseStore, naive_utc
 
@@ -180,7 +180,8 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
 def _not_a_log(reg: Registration, path: str, named: bool) -> None:
     reg.not_logs.append(path)
     if named:
-        reg.problems.append(InputProblem(Location(path), "not an SMTP protocol log"))
+        reg.problems.append(InputProblem(Location(path), "empty file" if is_empty(path)
+                                         else "not an SMTP protocol log"))
 
 
 def _state(values: list) -> str:

@@ -29,11 +29,16 @@ def normalise(name: str) -> str:
     return name.strip().strip("\ufeff").strip('"').strip().lower()
 
 
+def _type_line(text: str) -> bool:
+    """PowerShell's `#TYPE <type name>` line above an Export-Csv header (maybe after a BOM)."""
+    return text.lstrip("\ufeff").startswith("#TYPE")
+
+
 def header_columns(head: str) -> set[str]:
     """Normalised column names of the header line in a file's first few KB (for sniff)."""
     for line in head.splitlines()[:5]:
         stripped = line.strip().lstrip("\ufeff")
-        if not stripped or stripped.startswith("#TYPE"):
+        if not stripped or _type_line(stripped):
             continue
         try:
             cells = next(csv.reader([stripped]))
@@ -109,7 +114,7 @@ def _another_header(cells: list[str], columns: list[str]) -> bool:
     """A PowerShell `#TYPE` line or a copy of the header (any case, after a byte-order mark)."""
     first = cells[0]
     if len(cells) == 1:
-        return first.lstrip("\ufeff").startswith("#TYPE")
+        return _type_line(first)
     # The length first: this runs on every row of million-row reports.
     return len(cells) == len(columns) and 0 <= len(first) - len(columns[0]) <= 4 and \
         normalise(first) == columns[0] and [normalise(c) for c in cells[1:]] == columns[1:]
@@ -133,7 +138,7 @@ class Table:
         for row, line, _raw in self._physical_rows():
             if not any(cell.strip() for cell in row):
                 continue
-            if row[0].lstrip("\ufeff").startswith("#TYPE"):
+            if _type_line(row[0]):
                 continue
             self.header_line = line
             columns = [normalise(c) for c in row]
@@ -259,8 +264,8 @@ class Table:
             month_line, month_value = seen["month-first"]
             either_line, either_value = seen["either"]
             self.reject_line(min(month_line, either_line), (
-                f"column {self.name(column)}: dates read month-first at row {month_line} "
-                f"({month_value!r}) and day-first where both readings are possible (row "
+                f"column {self.name(column)}: dates read month-first at line {month_line} "
+                f"({month_value!r}) and day-first where both readings are possible (line "
                 f"{either_line}: {either_value!r}): some dates may be wrong; export the trace "
                 "with ISO 8601 times or a 12-hour clock"))
 

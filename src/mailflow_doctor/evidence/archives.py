@@ -10,9 +10,8 @@ Each archive gets a folder named after its path, size and modification time, and
 archive's own path, then the members' paths: `…/archives/@…/home/a/case/EX01.zip/ProtocolLog/
 SmtpSend/SEND2026112801-1.LOG` (a single file's `.gz` holds its one member the same way:
 `…/SmtpSend/SEND2026112801-1.LOG.gz/SEND2026112801-1.LOG`). So the folder layout still names the
-server (exchange/layout.py),
-and a cited line shows as that archive's path and the member's, without the extraction folder
-(model.Location), which may be a temporary one already gone.
+server (exchange/layout.py), and a cited line shows as that archive's path and the member's,
+without the extraction folder (model.shown_source), which may be a temporary one already gone.
 
 Archive contents are attacker-controlled: members that would land outside their folder (`..`,
 absolute names), links and devices are refused, and the bytes written and the number of members

@@ -207,3 +207,15 @@ def test_progress_callback_counts_files(logs):
         register(store, [logs])
         ingest(store, progress=lambda done, total, what: calls.append((done, total)))
     assert calls[0] == (0, 2) and calls[-1] == (2, 2)
+
+
+def test_an_ipv4_address_written_as_ipv6_is_the_ipv4_address(tmp_path):
+    """`[::ffff:a.b.c.d]` (a dual-stack socket's form) is the IPv4 sender: found by --ip and
+    counted as EOP, through the store as through the Python reader."""
+    log = write_log(tmp_path / "RECV2026112308-1.LOG",
+                    session("08DE0000000000F1", T0, "[::ffff:40.107.2.10]:41000"))
+    with open_store() as store:
+        register(store, [log])
+        [found] = sessions(store, ip="40.107.2.10")
+        assert found.remote_ip == "40.107.2.10"
+        assert [s.session_id for s in sessions(store, eop=True)] == ["08DE0000000000F1"]

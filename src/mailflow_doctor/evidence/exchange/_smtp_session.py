@@ -39,7 +39,8 @@ class Row(NamedTuple):
 
 
 def remote_ip(endpoint: str) -> str:
-    """The address of `ip:port`, `[v6]:port` or `v6%zone:port` (port split on the last colon)."""
+    """The address of `ip:port`, `[v6]:port` or `v6%zone:port` (port split on the last colon);
+    an IPv4 address a dual-stack socket wrote as IPv6 (`::ffff:a.b.c.d`) as the IPv4 one."""
     host = endpoint.strip()
     if host.startswith("["):
         host = host[1:].split("]", 1)[0]
@@ -47,7 +48,10 @@ def remote_ip(endpoint: str) -> str:
         left, _, port = host.rpartition(":")
         if port.isdigit():
             host = left
-    return host.split("%", 1)[0]
+    host = host.split("%", 1)[0]
+    if host[:7].lower() == "::ffff:" and host.count(".") == 3:
+        return host[7:]
+    return host
 
 
 def _tls_outcome(text: str) -> str | None:

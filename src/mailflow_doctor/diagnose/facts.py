@@ -102,6 +102,11 @@ class Facts:
         return prefixes
 
     @property
+    def port(self) -> int:
+        """The endpoint's TCP port: SMTP's unless the target says otherwise."""
+        return self.target.port if self.target else 25
+
+    @property
     def window(self) -> tuple[datetime, datetime] | None:
         """From the first defer to a little after the last one.
 

@@ -71,7 +71,7 @@ class CaseStore:
         self.path = Path(path) if path is not None else Path(self._tmpdir) / "case.duckdb"
         self.threads = threads or min(os.cpu_count() or 1, 4)
         self.scope: list[int] | None = None
-        if not _duckdb_file_or_none(self.path):
+        if not _may_hold_a_store(self.path):
             raise StoreError(f"{self.path}: not a mailflow-doctor case store (not a DuckDB "
                              "database file); give a new file name or an existing store")
         try:
@@ -206,7 +206,7 @@ def aware_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None else None
 
 
-def _duckdb_file_or_none(path: Path) -> bool:
+def _may_hold_a_store(path: Path) -> bool:
     """True unless `path` holds something other than a DuckDB database (which DuckDB would
     open as an empty in-memory one when it is, say, a CSV: nothing would be kept)."""
     try:

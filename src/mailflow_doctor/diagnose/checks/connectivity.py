@@ -75,7 +75,7 @@ def _finding(facts: Facts, klass: str, events: list[TraceEvent]) -> Finding | No
     kind = _KINDS[klass]
     dest = facts.target.endpoint if facts.target and facts.target.ip else (
         facts.target.fqdn if facts.target else "the on-premises endpoint") or "the endpoint"
-    port = facts.target.port if facts.target else 25
+    port = facts.port
     fill = {"dest": dest, "port": port, "ip": facts.target.ip if facts.target else dest}
     confidence, because, unknown = 0.45, [], []
 

@@ -161,7 +161,7 @@ def _finding(facts: Facts, verdict: FlowVerdict) -> Finding | None:
 
 def _drops(facts: Facts, sources: PrefixSet, verdict: FlowVerdict | None = None) -> Drops:
     """Deny-log entries for these sources to the target (public or, after NAT, inside)."""
-    port = facts.target.port if facts.target else 25
+    port = facts.port
     dests = {facts.target.ip} if facts.target and facts.target.ip else set()
     if verdict and verdict.inside_destination:
         dests.add(verdict.inside_destination.rsplit(":", 1)[0].strip("[]"))
@@ -171,8 +171,7 @@ def _drops(facts: Facts, sources: PrefixSet, verdict: FlowVerdict | None = None)
 def _from_deny_log(facts: Facts) -> Finding | None:
     """Without a configuration, the deny log itself shows which EOP networks are refused."""
     drops = _drops(facts, facts.eop)
-    drops = drops if drops.by_24 else eop_drops(facts.evidence.denies, facts.eop,
-                                                facts.target.port if facts.target else 25)
+    drops = drops if drops.by_24 else eop_drops(facts.evidence.denies, facts.eop, facts.port)
     if not drops.by_24:
         return None
     total = sum(g.count for g in drops.by_range.values())
@@ -182,8 +181,7 @@ def _from_deny_log(facts: Facts) -> Finding | None:
     confidence = 0.75 + (0.1 if blocked else 0.0)
     return Finding(
         cause=Cause.FIREWALL_BLOCKS_EOP, severity="error", confidence=round(confidence, 2),
-        title=f"The firewall denied {total} connection(s) from EOP to port "
-              f"{facts.target.port if facts.target else 25}",
+        title=f"The firewall denied {total} connection(s) from EOP to port {facts.port}",
         explanation=(f"The deny log shows EOP sources refused on their way to {', '.join(dests)}:"
                      f" {ranges}. Denied networks: {', '.join(drops.by_24)}. Would settle the "
                      "exact rule and the complete list of missing prefixes: the firewall "
@@ -276,7 +274,7 @@ def _never_reached(facts: Facts, blocked: list) -> Finding:
     time (other sources are in them), hold no session at all from EOP. The traffic never
     reached Exchange; something on the way turns all of EOP away."""
     target = _target(facts)
-    port = facts.target.port if facts.target else 25
+    port = facts.port
     others = facts.sessions_from_others
     sources = sorted(set(facts.trace_sources(blocked)))
     explanation = (

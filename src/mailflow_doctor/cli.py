@@ -392,10 +392,11 @@ def _window(since: str | None, until: str | None) -> tuple[datetime | None, date
 def _logs_query(command: str, store: Path | None, ask, fmt: Format,
                 output: Path | None) -> None:
     """Run `ask(run module, store, progress)` and print its result; the store is opened first,
-    on a thread, so that the imports here overlap DuckDB's connect (see store.db.Opening)."""
-    from .store.db import Opening
+    on a thread (if launch.py has not already started it), so that the imports here overlap
+    DuckDB's connect (see store.db.Opening)."""
+    from .store.db import opening as store_opening
 
-    with Opening(store) as opening:
+    with store_opening(store) as opening:
         from .report.logs import RENDERERS as LOG_RENDERERS
         from .store import run
 

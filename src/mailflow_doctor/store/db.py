@@ -194,6 +194,31 @@ class Opening:
             self._outcome.close()
 
 
+_ahead: Opening | None = None  # started by open_ahead, until a command claims it
+
+
+def open_ahead(path: str) -> None:
+    """Start opening an existing store before the command that will ask for it has even been
+    parsed (see launch.py). One never claimed is closed when the process exits."""
+    global _ahead
+    if _ahead is None and os.path.isfile(path):
+        import atexit
+
+        _ahead = Opening(path)
+        atexit.register(_ahead.__exit__)  # closing twice is harmless
+
+
+def opening(path: str | Path | None) -> Opening:
+    """The opening started ahead for `path`, or else a new one."""
+    global _ahead
+    ahead, _ahead = _ahead, None
+    if ahead is not None:
+        if path is not None and os.path.abspath(path) == os.path.abspath(ahead.path):
+            return ahead
+        ahead.__exit__()  # another store was meant: its lock is released now
+    return Opening(path)
+
+
 def naive_utc(value: datetime | None) -> datetime | None:
     """A time as the store keeps it: UTC without tzinfo (naive values are taken as UTC)."""
     if value is None or value.tzinfo is None:

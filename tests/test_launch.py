@@ -1,0 +1,104 @@
+"""The `mailflow-doctor` launcher: a kept store named by `logs sessions|summary` is opened
+while the CLI loads, claimed by the command, and released in every case.
+
+Logs are SYNTHETIC (tests/storegen.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from storegen import session, write_log
+
+from mailflow_doctor.launch import store_asked
+from mailflow_doctor.store import db
+
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("args", "store"), [
+    (["logs", "sessions", "L", "--store", "case.duckdb"], "case.duckdb"),
+    (["logs", "summary", "--store=case.duckdb", "L"], "case.duckdb"),
+    (["logs", "sessions", "--store", "a.duckdb", "--store", "b.duckdb"], "b.duckdb"),
+    (["logs", "sessions", "--", "--store", "a.duckdb"], None),  # a path, not the option
+    (["logs", "sessions", "--store"], None),
+    (["logs", "sessions", "--store="], None),
+    (["diagnose", "case", "--store", "case.duckdb"], None),  # only the timed queries
+    (["logs", "--store", "case.duckdb"], None),
+    ([], None),
+])
+def test_store_asked(args, store):
+    assert store_asked(args) == store
+
+
+def _probe(path) -> int:
+    """Exit code of another process opening `path` read-write (1 while we hold its lock)."""
+    return subprocess.run([sys.executable, "-c", "import duckdb, sys; "
+                           "duckdb.connect(sys.argv[1]).close()", str(path)],
+                          capture_output=True, timeout=60).returncode
+
+
+@pytest.fixture
+def stores(tmp_path, monkeypatch):
+    monkeypatch.setattr(db, "_ahead", None)
+    paths = []
+    for name in ("a.duckdb", "b.duckdb"):
+        path = tmp_path / name
+        db.open_store(path).close()
+        paths.append(path)
+    return paths
+
+
+def test_the_store_opened_ahead_is_the_one_claimed(stores):
+    a, _ = stores
+    db.open_ahead(str(a))
+    ahead = db._ahead
+    with db.opening(a.parent / ".." / a.parent.name / a.name) as claimed:  # same file
+        assert claimed is ahead and db._ahead is None
+        assert claimed.store().con.execute("SELECT 1").fetchone() == (1,)
+    assert _probe(a) == 0  # the command's `with` closed it
+
+
+def test_a_store_opened_ahead_for_another_path_is_released(stores):
+    a, b = stores
+    db.open_ahead(str(a))
+    ahead = db._ahead
+    with db.opening(b) as claimed:
+        assert claimed is not ahead
+        assert _probe(a) == 0  # released as soon as another store was asked for
+        assert claimed.store().path == b
+
+
+def test_no_store_opened_ahead_for_a_missing_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(db, "_ahead", None)
+    db.open_ahead(str(tmp_path / "new.duckdb"))
+    assert db._ahead is None and not (tmp_path / "new.duckdb").exists()
+
+
+def _launch(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from mailflow_doctor.launch import main; "
+                           "main()", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_launcher_answers_as_the_cli_and_releases_the_store(tmp_path):
+    logs = tmp_path / "logs"
+    write_log(logs / "EXCH01" / "RECV2026112308-1.LOG",
+              session("08DE0000000000A1", T0 + timedelta(minutes=5), "40.107.12.34:50001")
+              + session("08DE0000000000A2", T0 + timedelta(minutes=20), "10.1.2.3:50002"))
+    store = tmp_path / "case.duckdb"
+    query = ("logs", "sessions", str(logs), "--range", "eop", "--format", "json")
+    first = _launch(*query, "--store", str(store))
+    again = _launch(*query, f"--store={store}")  # opened ahead, then claimed
+    assert first.returncode == again.returncode == 0, again.stderr
+    doc = json.loads(again.stdout)
+    assert [s["session_id"] for s in doc["sessions"]] == ["08DE0000000000A1"]
+    assert doc["sessions"] == json.loads(first.stdout)["sessions"]
+    assert doc["input"]["files_already_in_store"] == 1
+
+    # Opened ahead but never claimed (the parser refuses the command first): closed at exit,
+    # with no traceback or hang from the thread.
+    bad = _launch("logs", "sessions", str(logs), "--format", "xml", "--store", str(store))
+    assert bad.returncode == 2 and "xml" in bad.stderr and "Traceback" not in bad.stderr

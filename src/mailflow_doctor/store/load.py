@@ -23,14 +23,18 @@ _COLUMNS = ("s.session_id, s.server, s.connector, s.start, s.\"end\", "
 
 
 def prefix_sql(prefixes: PrefixSet | None, alias: str = "s") -> str:
-    """SQL predicate: the session's source address lies in `prefixes` (TRUE when None)."""
+    """SQL predicate: the session's source address lies in `prefixes` (TRUE when None).
+
+    The family is tested once for all its ranges: repeated in every range, DuckDB evaluated
+    it each time (a fifth of the time of the SQL of a repeated EOP query)."""
     if prefixes is None:
         return "TRUE"
     parts = []
     for family, intervals in ((4, prefixes.v4), (6, prefixes.v6)):
-        for lo, hi in intervals:
-            parts.append(f"({alias}.ip_family = {family} AND {alias}.ip_num BETWEEN "
-                         f"{int(lo)}::UHUGEINT AND {int(hi)}::UHUGEINT)")
+        if intervals:
+            ranges = " OR ".join(f"{alias}.ip_num BETWEEN {int(lo)}::UHUGEINT AND "
+                                 f"{int(hi)}::UHUGEINT" for lo, hi in intervals)
+            parts.append(f"({alias}.ip_family = {family} AND ({ranges}))")
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app, demo_case
+from mailflow_doctor.cli.app import app, demo_case
 from mailflow_doctor.diagnose.drops import eop_drops
 from mailflow_doctor.evidence.firewall import asa, deny_log, iptables, nftables
 from mailflow_doctor.ipspace import PrefixSet

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from casegen import extended_csv, extended_row, led, receive_log
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app, demo_case
+from mailflow_doctor.cli.app import app, demo_case
 from mailflow_doctor.diagnose.engine import rank
 from mailflow_doctor.evidence.collect import collect
 from mailflow_doctor.model import Cause

@@ -14,7 +14,7 @@ import pytest
 from casegen import detail_csv, extended_csv, extended_row, led, receive_log, us
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app, demo_case
+from mailflow_doctor.cli.app import app, demo_case
 
 runner = CliRunner()
 DAY = datetime(2026, 11, 23, tzinfo=timezone.utc)

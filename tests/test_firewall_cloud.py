@@ -7,7 +7,7 @@ import json
 
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app
+from mailflow_doctor.cli.app import app
 from mailflow_doctor.evidence.firewall import aws_sg, azure_nsg, iptables, nftables
 from mailflow_doctor.evidence.trace import json_export
 from mailflow_doctor.knowledge.endpoints import snapshot

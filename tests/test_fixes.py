@@ -7,7 +7,7 @@ import json
 
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app, demo_case
+from mailflow_doctor.cli.app import app, demo_case
 from mailflow_doctor.evidence.firewall import asa, iptables
 from mailflow_doctor.fixes import Insertion, apply, propose
 from mailflow_doctor.knowledge.endpoints import snapshot

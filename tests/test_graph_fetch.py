@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from graph_server import TENANT, State, _handler, graph_server, serve
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app
+from mailflow_doctor.cli.app import app
 from mailflow_doctor.fetch.auth import (
     DELEGATED_SCOPE,
     AuthError,

@@ -90,9 +90,13 @@ def test_launcher_answers_as_the_cli_and_releases_the_store(tmp_path):
               + session("08DE0000000000A2", T0 + timedelta(minutes=20), "10.1.2.3:50002"))
     store = tmp_path / "case.duckdb"
     query = ("logs", "sessions", str(logs), "--range", "eop", "--format", "json")
-    first = _launch(*query, "--store", str(store))
+    from typer.testing import CliRunner
+
+    from mailflow_doctor.cli.app import app
+
+    first = CliRunner().invoke(app, [*query, "--store", str(store)])  # the whole app
     again = _launch(*query, f"--store={store}")  # opened ahead, then claimed
-    assert first.returncode == again.returncode == 0, again.stderr
+    assert first.exit_code == again.returncode == 0, again.stderr
     doc = json.loads(again.stdout)
     assert [s["session_id"] for s in doc["sessions"]] == ["08DE0000000000A1"]
     assert doc["sessions"] == json.loads(first.stdout)["sessions"]
@@ -102,3 +106,29 @@ def test_launcher_answers_as_the_cli_and_releases_the_store(tmp_path):
     # with no traceback or hang from the thread.
     bad = _launch("logs", "sessions", str(logs), "--format", "xml", "--store", str(store))
     assert bad.returncode == 2 and "xml" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["logs"],
+    ["logs", "--help"],
+    ["logs", "sessions", "--help"],
+    ["logs", "summary", "--help"],
+    ["logs", "sessions", "--format", "xml"],
+    ["logs", "sessions", "--ip", "not-an-ip", "NOPE"],
+    ["logs", "weekly"],
+    ["logs", "summary", "NOPE", "--by", "weekday"],
+])
+def test_the_logs_only_app_answers_as_the_whole_app(args):
+    """launch.py gives `logs ...` an app of that group alone: usage, help and errors must be the
+    same as the whole app's, so that no one can tell which answered."""
+    from typer.testing import CliRunner
+
+    from mailflow_doctor.cli.app import app
+    from mailflow_doctor.launch import logs_app
+
+    runner = CliRunner()
+    whole = runner.invoke(app, args, prog_name="mailflow-doctor")
+    alone = runner.invoke(logs_app(), args, prog_name="mailflow-doctor")
+    assert (alone.exit_code, alone.stdout, alone.stderr) == (
+        whole.exit_code, whole.stdout, whole.stderr)
+    assert alone.exit_code in (0, 2) and (alone.stdout + alone.stderr).strip()

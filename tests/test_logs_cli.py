@@ -12,7 +12,7 @@ import pytest
 from storegen import THUMB_NEW, session, write_log
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app
+from mailflow_doctor.cli.app import app
 from mailflow_doctor.evidence.collect import SessionQuestion, collect
 from mailflow_doctor.knowledge.endpoints import snapshot
 

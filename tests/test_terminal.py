@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from storegen import session, write_log
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app
+from mailflow_doctor.cli.app import app
 from mailflow_doctor.report.terminal import escaped, printable
 
 CONTROL = {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from casegen import extended_csv, extended_row, led
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app, demo_case
+from mailflow_doctor.cli.app import app, demo_case
 
 runner = CliRunner()
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from mailflow_doctor.cli import app
+from mailflow_doctor.cli.app import app
 from mailflow_doctor.evidence.collect import collect
 from mailflow_doctor.evidence.trace import detail_csv, extended_csv, graph, summary_csv
 from mailflow_doctor.evidence.trace.merge import merge

@@ -4,6 +4,7 @@ A repeated `logs sessions|summary --store FILE` answers in about a fifth of a se
 Typer's loading is ~50 ms and DuckDB's connect ~40 ms of C++ that lets Python run: started here,
 the connect overlaps Typer instead of following it. The look at the arguments is only a hint:
 the command claims the opening only when it asks for that same store (store.db.opening).
+For the same reason `logs ...` gets an app with only that group.
 """
 
 from __future__ import annotations
@@ -30,11 +31,25 @@ def store_asked(args: list[str]) -> str | None:
 
 
 def main() -> None:
-    store = store_asked(sys.argv[1:])
+    args = sys.argv[1:]
+    store = store_asked(args)
     if store is not None:
         from .store.db import open_ahead
 
         open_ahead(store)
-    from .cli import app
-
+    if args[:1] == ["logs"]:
+        app = logs_app()
+    else:
+        from .cli.app import app
     app()
+
+
+def logs_app():
+    """The app with only its `logs` group: building every command's options would cost a
+    repeated query ~15 ms."""
+    from .cli import root
+    from .cli.logs import logs_app as group
+
+    app = root()
+    app.add_typer(group, name="logs")
+    return app

@@ -1,0 +1,78 @@
+"""Thin command-line layer: arguments → evidence → diagnosis → renderer → exit code.
+
+Exit codes (a contract): 0 nothing wrong found, 1 problems found, 2 bad usage or no usable input.
+
+One module per command group (`trace`, `firewall`, `logs`) and `app.py` for the whole app with
+the top-level commands; here, what they all share. Each command imports what only it needs
+(HTTP and MSAL for `trace fetch`, the checks for `diagnose`, ...): a start-up that loaded
+everything would cost ~0.3 s on every command.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def root() -> typer.Typer:
+    """The top level of the app, before any command is added. `app.py` adds them all; for
+    `mailflow-doctor logs ...` launch.py adds only the `logs` group, so that no other command is
+    loaded or built (tests/test_launch.py holds the two answering alike)."""
+    return typer.Typer(
+        add_completion=False, no_args_is_help=True,
+        help="Find out why mail from Exchange Online is not reaching on-premises Exchange.")
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Instance(str, Enum):
+    worldwide = "worldwide"
+    usgovdod = "usgovdod"
+    usgovgcchigh = "usgovgcchigh"
+    china = "china"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Report format.")]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "--output", "-o", help="Write the report to this file instead of the terminal.")]
+InstanceOpt = Annotated[Instance, typer.Option(
+    help="Microsoft 365 cloud whose EOP ranges apply.")]
+StoreOpt = Annotated[Optional[Path], typer.Option(
+    help="Case store (DuckDB file) for protocol logs: created if missing, and a later run "
+         "reads only new or changed logs. Default: a temporary store.")]
+
+def fail(message: str) -> typer.Exit:
+    """One clear line on stderr and exit code 2: for bad usage and unusable input."""
+    from ..report.terminal import escaped  # the message may quote the input
+
+    typer.echo(f"mailflow-doctor: {escaped(message)}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def warn(problems: Iterable[object]) -> None:
+    """Each input problem as one line on stderr; the rest of the input is still used."""
+    from ..report.terminal import escaped  # a problem may quote the input
+
+    for problem in problems:
+        typer.echo(f"warning: {escaped(str(problem))}", err=True)
+
+
+def emit(text: str, output: Path | None) -> None:
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{output}: cannot write report: {exc.strerror}") from None

@@ -105,3 +105,28 @@ def test_warnings_and_errors_on_stderr_are_escaped(tmp_path):
     assert result.exit_code == 0
     assert "\x1b" not in result.stderr and "warning: " in result.stderr
     assert "evil\\x1b[2J.csv" in result.stderr
+
+
+_VALUE = st.one_of(st.none(), st.text(max_size=30),
+                   st.sampled_from(["mail.contoso.com", CLEAR, "a\nb", "x\ty", "\x9b1m"]))
+
+
+@given(server=_VALUE, ehlo=_VALUE, tls=_VALUE, disconnect=_VALUE, connector=_VALUE,
+       subject=_VALUE, replies=st.lists(st.text(max_size=80), max_size=3))
+def test_session_text_is_each_value_escaped(server, ehlo, tls, disconnect, connector, subject,
+                                            replies):
+    """`logs sessions` builds a session's lines from raw values when that is safe: whatever the
+    values, the text must be what escaping every value gives, and hold no control character."""
+    from mailflow_doctor.model import Location
+    from mailflow_doctor.model.exchange import Certificate, SmtpSession
+    from mailflow_doctor.report.logs import _session_lines, _session_text
+
+    t0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    s = SmtpSession(session_id="08DE0000000000A1", server=server, connector=connector,
+                    start=t0, end=t0 + timedelta(seconds=2), local_endpoint="10.0.0.5:25",
+                    remote_ip="40.107.12.34", location=Location("RECV.LOG", 7), ehlo=ehlo,
+                    tls=tls, disconnect=disconnect, replies=tuple(replies),
+                    certificate=Certificate(subject=subject, not_after=t0))
+    lines = _session_text(s)
+    assert lines == _session_lines(s, escaped)
+    assert not any(set(line) & CONTROL for line in lines)

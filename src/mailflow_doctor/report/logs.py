@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ..model.exchange import SmtpSession
+from ..model.exchange import Certificate, SmtpSession
 from ..store.queries import capability_parts, tls_parts
 from ..store.run import RunInfo, SessionsResult, SummaryResult
 from .terminal import escaped, json_text
@@ -76,10 +76,10 @@ def sessions_json(result: SessionsResult) -> str:
 _OFFERED = {True: "offered", False: "NOT offered", None: "no EHLO reply"}
 
 
-def _tls_text(s: SmtpSession) -> str:
+def _tls_text(s: SmtpSession, e=escaped) -> str:
     offered = _OFFERED[s.starttls_offered]
     used = ", used" if s.starttls_used else ""
-    return (f"STARTTLS {offered}{used}; TLS {escaped(s.tls) if s.tls else 'none'}"
+    return (f"STARTTLS {offered}{used}; TLS {e(s.tls) if s.tls else 'none'}"
             f"{_capabilities_text(s.domain_capabilities)}")
 
 
@@ -95,21 +95,37 @@ def _capabilities_text(line: str | None) -> str:
             + (f", domain {escaped(caps['domain'])})" if caps["domain"] else ")"))
 
 
+@lru_cache(maxsize=256)
+def _certificate_text(cert: Certificate) -> str:
+    """A server presents one certificate or two in every session: each is formatted once."""
+    return (f"    certificate {escaped(cert.subject) or '-'} thumbprint "
+            f"{escaped(cert.thumbprint) or '-'} expires {_short(cert.not_after)} "
+            f"SAN {escaped(', '.join(cert.san)) or '-'}")
+
+
+def _as_is(value: str | None) -> str:
+    return value or ""
+
+
 def _session_text(s: SmtpSession) -> list[str]:
+    """The session's lines, from its values as they are when no line then holds a control
+    character (nearly always; escaping would change nothing), else from escaped values."""
+    lines = _session_lines(s, _as_is)
+    return lines if all(map(str.isprintable, lines)) else _session_lines(s, escaped)
+
+
+def _session_lines(s: SmtpSession, e) -> list[str]:
     arrow = "<-" if s.log_type == "send" else "->"  # a send session is ours, going out
-    lines = [f"{_short(s.start)}  {escaped(s.server) or '-':10} {escaped(s.remote_ip):39} {arrow} "
-             f"{escaped(s.local_endpoint)}  {escaped(s.session_id)}  {escaped(s.connector)}",
-             f"    EHLO {escaped(s.ehlo) or '-'}; {_tls_text(s)}; {s.messages} message(s); "
-             f"ended {_short(s.end)} ({escaped(s.disconnect) or 'no disconnect logged'})"]
-    cert = s.certificate
-    if cert is not None:
-        lines.append(f"    certificate {escaped(cert.subject) or '-'} thumbprint "
-                     f"{escaped(cert.thumbprint) or '-'} expires {_short(cert.not_after)} "
-                     f"SAN {escaped(', '.join(cert.san)) or '-'}")
+    lines = [f"{_short(s.start)}  {e(s.server) or '-':10} {e(s.remote_ip):39} {arrow} "
+             f"{e(s.local_endpoint)}  {e(s.session_id)}  {e(s.connector)}",
+             f"    EHLO {e(s.ehlo) or '-'}; {_tls_text(s, e)}; {s.messages} message(s); "
+             f"ended {_short(s.end)} ({e(s.disconnect) or 'no disconnect logged'})"]
+    if s.certificate is not None:
+        lines.append(_certificate_text(s.certificate))
     if s.replies:
         # Escaping only lengthens text, so cutting before it gives the same first 300.
-        lines.append(f"    replies: {escaped(' | '.join([r[:60] for r in s.replies])[:300])[:300]}")
-    lines.append(f"    at {escaped(str(s.location))}")
+        lines.append(f"    replies: {e(' | '.join([r[:60] for r in s.replies])[:300])[:300]}")
+    lines.append(f"    at {e(str(s.location))}")
     return lines
 
 

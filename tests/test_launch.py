@@ -26,6 +26,7 @@ T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     (["logs", "sessions", "--", "--store", "a.duckdb"], None),  # a path, not the option
     (["logs", "sessions", "--store"], None),
     (["logs", "sessions", "--store="], None),
+    (["logs", "sessions", "--store", "case.duckdb", "--help"], None),  # opens nothing
     (["diagnose", "case", "--store", "case.duckdb"], None),  # only the timed queries
     (["logs", "--store", "case.duckdb"], None),
     ([], None),
@@ -78,16 +79,88 @@ def test_no_store_opened_ahead_for_a_missing_file(tmp_path, monkeypatch):
     assert db._ahead is None and not (tmp_path / "new.duckdb").exists()
 
 
+def _one_log(root):
+    write_log(root / "EXCH01" / "RECV2026112308-1.LOG",
+              session("08DE0000000000A1", T0 + timedelta(minutes=5), "40.107.12.34:50001")
+              + session("08DE0000000000A2", T0 + timedelta(minutes=20), "10.1.2.3:50002"))
+    return root
+
+
+def test_main_claims_the_store_it_opened_ahead(tmp_path, monkeypatch, capsys):
+    from mailflow_doctor import launch
+
+    logs = _one_log(tmp_path / "logs")
+    store = tmp_path / "case.duckdb"
+    db.open_store(store).close()
+    monkeypatch.setattr(db, "_ahead", None)
+    claimed = []
+    real_opening = db.opening
+
+    def opening(path):
+        ahead = db._ahead
+        found = real_opening(path)
+        claimed.append(found is ahead and ahead is not None)
+        return found
+
+    monkeypatch.setattr(db, "opening", opening)
+    monkeypatch.setattr(sys, "argv", ["mailflow-doctor", "logs", "sessions", str(logs),
+                                      "--store", str(store), "--format", "json"])
+    with pytest.raises(SystemExit) as done:
+        launch.main()
+    assert done.value.code == 0 and claimed == [True]
+    assert [s["session_id"] for s in json.loads(capsys.readouterr().out)["sessions"]] == [
+        "08DE0000000000A1", "08DE0000000000A2"]
+    assert db._ahead is None and _probe(store) == 0  # claimed, and closed by the command
+
+
+def test_a_store_opened_ahead_for_a_refused_command_is_left_as_it_was(tmp_path, monkeypatch):
+    """Opened ahead, never claimed (the parser refuses the command): the thread only connected,
+    so a DuckDB file that is not a store yet gets no tables; the exit hook releases it."""
+    import duckdb
+
+    from mailflow_doctor import launch
+
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    monkeypatch.setattr(db, "_ahead", None)
+    monkeypatch.setattr(sys, "argv", ["mailflow-doctor", "logs", "sessions", str(tmp_path),
+                                      "--store", str(other), "--format", "xml"])
+    with pytest.raises(SystemExit) as done:
+        launch.main()
+    assert done.value.code == 2
+    ahead = db._ahead
+    assert ahead is not None and _probe(other) == 1  # held until the exit hook runs
+    ahead.__exit__()
+    assert _probe(other) == 0
+    con = duckdb.connect(str(other), read_only=True)
+    assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+    con.close()
+
+
+def test_a_command_refusing_its_options_leaves_a_duckdb_file_as_it_was(tmp_path):
+    """The same through the whole app: the store is opened before the options are checked."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from mailflow_doctor.cli.app import app
+
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    result = CliRunner().invoke(app, ["logs", "sessions", str(tmp_path), "--ip", "not-an-ip",
+                                      "--store", str(other)])
+    assert result.exit_code == 2 and "not-an-ip" in result.stderr
+    con = duckdb.connect(str(other), read_only=True)
+    assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+    con.close()
+
+
 def _launch(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", "from mailflow_doctor.launch import main; "
                            "main()", *args], capture_output=True, text=True, timeout=120)
 
 
-def test_launcher_answers_as_the_cli_and_releases_the_store(tmp_path):
-    logs = tmp_path / "logs"
-    write_log(logs / "EXCH01" / "RECV2026112308-1.LOG",
-              session("08DE0000000000A1", T0 + timedelta(minutes=5), "40.107.12.34:50001")
-              + session("08DE0000000000A2", T0 + timedelta(minutes=20), "10.1.2.3:50002"))
+def test_launcher_answers_as_the_whole_app(tmp_path):
+    logs = _one_log(tmp_path / "logs")
     store = tmp_path / "case.duckdb"
     query = ("logs", "sessions", str(logs), "--range", "eop", "--format", "json")
     from typer.testing import CliRunner

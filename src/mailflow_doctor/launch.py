@@ -16,8 +16,9 @@ _QUERIES = ("sessions", "summary")
 
 def store_asked(args: list[str]) -> str | None:
     """The `--store` of a `logs sessions|summary` command line (the last one, as the parser
-    takes it), or None."""
-    if args[:1] != ["logs"] or len(args) < 2 or args[1] not in _QUERIES:
+    takes it), or None; None too when help is asked for, which opens nothing."""
+    if args[:1] != ["logs"] or len(args) < 2 or args[1] not in _QUERIES or \
+            "--help" in args or "-h" in args:
         return None
     found = None
     for i, arg in enumerate(args[2:], 2):

@@ -62,7 +62,7 @@ class CaseStore:
     """
 
     def __init__(self, path: str | Path | None = None, *, memory_limit: str = MEMORY_LIMIT,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, prepare: bool = True) -> None:
         self._tmpdir = None
         if path is None:
             import tempfile  # here: a query on a kept store starts without it
@@ -80,8 +80,15 @@ class CaseStore:
             self._cleanup()
             raise StoreError(f"{self.path}: cannot open the case store: {_first_line(exc)}") \
                 from None
+        self._memory_limit = memory_limit
+        if prepare:
+            self.prepare()
+
+    def prepare(self) -> None:
+        """Settings, and the schema checked or written: the part of opening that may change the
+        file, which Opening leaves until a command has accepted its options."""
         try:
-            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+            self.con.execute(f"SET memory_limit = '{self._memory_limit}'")
             self.con.execute(f"SET threads = {int(self.threads)}")
             self.con.execute("SET preserve_insertion_order = false")
             self.con.execute("SET GLOBAL TimeZone = 'UTC'")
@@ -153,13 +160,15 @@ class Opening:
     DuckDB's connect is ~40 ms of C++ that lets Python run, about what a query command then
     spends importing its models and renderers; a repeated query is timed, so the two overlap.
     A store that does not exist yet (or a temporary one) is opened only when asked for, so that
-    an option rejected before then leaves no empty store behind. Leaving the `with` block waits
-    for the thread and closes the store.
+    an option rejected before then leaves no empty store behind; for the same reason the thread
+    only connects, and the schema is checked (or written) when the store is asked for. Leaving
+    the `with` block waits for the thread and closes the store.
     """
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = path
         self._outcome: CaseStore | BaseException | None = None
+        self._prepared = False
         self._thread = None
         if path is not None and os.path.isfile(path):
             import threading
@@ -169,7 +178,7 @@ class Opening:
 
     def _open(self) -> None:
         try:
-            self._outcome = CaseStore(self.path)
+            self._outcome = CaseStore(self.path, prepare=False)
         except BaseException as exc:  # raised again by store(), in the caller's thread
             self._outcome = exc.with_traceback(None)  # no frames (and store) kept alive
 
@@ -180,6 +189,12 @@ class Opening:
             self._thread = None
         elif self._outcome is None:
             self._open()
+        if isinstance(self._outcome, CaseStore) and not self._prepared:
+            self._prepared = True
+            try:
+                self._outcome.prepare()
+            except StoreError as exc:  # prepare has closed the store
+                self._outcome = exc.with_traceback(None)
         if isinstance(self._outcome, BaseException):
             raise self._outcome
         return self._outcome

@@ -1,7 +1,8 @@
-"""The one-pass reader of the dominant reason shape must agree with the general decoder.
+"""The readers of the dominant reason shape must agree with the general decoder.
 
-`_decode_dominant` may decline any string (None), but what it returns must equal what
-`_decode_general` returns for the same string, field for field.
+`_decode_dominant` (two regex passes) and `_decode_compiled` (the C reader in _reason_scan.pyx,
+when the package was built with it) may decline any string (None), but what they return must
+equal what `_decode_general` returns for the same string, field for field.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_reason import EXAMPLES, REASONISH
 
+from mailflow_doctor.evidence.trace import reason
 from mailflow_doctor.evidence.trace.reason import _decode_dominant, _decode_general
 from mailflow_doctor.model.trace import DeferReason
+
+READERS = [_decode_dominant] + ([reason._decode_compiled] if reason._decode_compiled else [])
 
 PLAIN = st.text(alphabet="abcxyz019.-: ", max_size=12)
 # A socket error as the whole value (read there without a scan), and near misses of that.
@@ -131,11 +135,23 @@ def dominant(draw) -> str:
 
 
 def agree(text: str) -> DeferReason | None:
-    fast = _decode_dominant(text)
-    if fast is not None:
-        assert type(fast) is DeferReason
-        assert fast == _decode_general(text), text
-    return fast
+    """What the readers of the dominant shape return (the last that accepts), each checked."""
+    found = None
+    for read in READERS:
+        fast = read(text)
+        if fast is not None:
+            assert type(fast) is DeferReason
+            assert fast == _decode_general(text), (read, text)
+            found = fast
+    return found
+
+
+def test_the_compiled_reader_is_built_where_a_compiler_is():
+    import shutil
+
+    if not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler: the package runs on the regex readers alone")
+    assert reason._decode_compiled is not None, "pip install -e . builds _reason_scan"
 
 
 @settings(max_examples=1200, suppress_health_check=[HealthCheck.too_slow])
@@ -172,7 +188,7 @@ def test_arbitrary_text_agrees_with_general_path(text: str) -> None:
     "450 4.4.316 refused [Message=x]. OutboundProxyTargetIP: 1.2.3.4",  # NDR text with a suffix
 ])
 def test_near_misses_are_left_to_the_general_path(text: str) -> None:
-    assert _decode_dominant(text) is None
+    assert all(read(text) is None for read in READERS)
     assert _decode_general(text) is not None
 
 
@@ -196,7 +212,7 @@ def test_odd_parts_agree(text: str) -> None:
     "450 4.4.316 x [Message=a [b] [LastAttemptedIP=c][SmtpSecurity=d] (Socket error code 5)",
 ])
 def test_odd_values_on_the_fast_path(text: str) -> None:
-    assert agree(text) is not None
+    assert all(read(text) == _decode_general(text) for read in READERS)
 
 
 def test_well_formed_strings_take_the_fast_path() -> None:
@@ -204,3 +220,20 @@ def test_well_formed_strings_take_the_fast_path() -> None:
     assert taken == ["1-reference-case", "2-4.7.320-short", "3-4.7.320-metadata",
                      "7-certificate-expired", "7-connection-aborted", "3.6-proxy-frontend",
                      "3.6-onprem-timeout", "4-winsock-on-prem"]
+
+
+def test_the_compiled_reader_refuses_a_record_it_would_not_fill():
+    """It sets DeferReason's slots one by one: a field it does not know would stay unset."""
+    from dataclasses import dataclass
+
+    if reason._decode_compiled is None:
+        pytest.skip("built without the compiled reader")
+    from mailflow_doctor.evidence.trace._reason_scan import Scanner
+
+    @dataclass(frozen=True, slots=True)
+    class Wider(DeferReason):
+        extra: int = 0
+
+    with pytest.raises(TypeError, match="fields"):
+        Scanner(Wider, reason._reply_text, reason.parse_time, reason._socket_error,
+                reason._whole_socket_error)

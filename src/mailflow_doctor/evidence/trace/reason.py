@@ -14,9 +14,10 @@ goes through the same LED decoding. The decoder is called once per trace row, so
 a handful of precompiled regexes and `str.find`, never character by character.
 
 Almost every real string has one well-formed shape (brackets in their usual order, no `}` or `]`
-inside values). Those are read by one regex pass over the whole string and, when the LED holds
-brackets, one over the LED (`_decode_dominant`); anything else, or anything those patterns would
-read differently, goes the general way (`_decode_general`). Both must give equal results:
+inside values). Those are read in C when the package was built with its compiled reader
+(`_reason_scan.pyx`, `_decode_compiled`), else by one regex pass over the whole string and, when
+the LED holds brackets, one over the LED (`_decode_dominant`); anything else, or anything those
+would read differently, goes the general way (`_decode_general`). All must give equal results:
 tests/test_reason_fastpath.py checks it.
 """
 
@@ -144,7 +145,8 @@ def _word(value: str) -> str | None:
 
 
 def _decode(text: str) -> DeferReason | None:
-    return _decode_dominant(text) or _decode_general(text)
+    return (_decode_compiled is not None and _decode_compiled(text)) or \
+        _decode_dominant(text) or _decode_general(text)
 
 
 def _decode_dominant(text: str) -> DeferReason | None:
@@ -422,3 +424,12 @@ def _decode_led(led: str, f: dict) -> bool:
             if eop.group(3):
                 f["eop_session"] = eop.group(3).upper()
     return truncated
+
+
+try:  # the compiled reader of the bracketed dominant shape, when the package was built with it
+    from ._reason_scan import Scanner
+except ImportError:  # installed without a C compiler: the regex path reads every string
+    _decode_compiled = None
+else:
+    _decode_compiled = Scanner(DeferReason, _reply_text, parse_time, _socket_error,
+                               _whole_socket_error).decode

@@ -197,11 +197,11 @@ def test_the_logs_only_app_answers_as_the_whole_app(args):
     from typer.testing import CliRunner
 
     from mailflow_doctor.cli.app import app
-    from mailflow_doctor.launch import logs_app
+    from mailflow_doctor.launch import logs_only_app
 
     runner = CliRunner()
     whole = runner.invoke(app, args, prog_name="mailflow-doctor")
-    alone = runner.invoke(logs_app(), args, prog_name="mailflow-doctor")
+    alone = runner.invoke(logs_only_app(), args, prog_name="mailflow-doctor")
     assert (alone.exit_code, alone.stdout, alone.stderr) == (
         whole.exit_code, whole.stdout, whole.stderr)
     assert alone.exit_code in (0, 2) and (alone.stdout + alone.stderr).strip()

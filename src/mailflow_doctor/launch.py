@@ -39,13 +39,13 @@ def main() -> None:
 
         open_ahead(store)
     if args[:1] == ["logs"]:
-        app = logs_app()
+        app = logs_only_app()
     else:
         from .cli.app import app
     app()
 
 
-def logs_app():
+def logs_only_app():
     """The app with only its `logs` group: building every command's options would cost a
     repeated query ~15 ms."""
     from .cli import root

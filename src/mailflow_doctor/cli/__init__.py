@@ -52,6 +52,7 @@ StoreOpt = Annotated[Optional[Path], typer.Option(
     help="Case store (DuckDB file) for protocol logs: created if missing, and a later run "
          "reads only new or changed logs. Default: a temporary store.")]
 
+
 def fail(message: str) -> typer.Exit:
     """One clear line on stderr and exit code 2: for bad usage and unusable input."""
     from ..report.terminal import escaped  # the message may quote the input

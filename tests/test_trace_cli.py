@@ -101,6 +101,28 @@ def test_trace_summary_counts_per_target(tmp_path):
     assert t["hourly"][0] == {"hour": "2026-11-23T09:00:00+00:00", "send": 1, "defer": 3}
 
 
+def test_trace_summary_counts_a_send_without_target_toward_its_messages_target(tmp_path):
+    """A detail export's Send after the Defers names no target: the message was delivered, not
+    left pending, and the Send is an attempt toward the target its Defers named."""
+    rows = [
+        extended_row(T0, "RECEIVE", 5),
+        extended_row(T0 + timedelta(minutes=5), "DEFER", 5, target_ip=IP, target_host=HOST,
+                     status=refused(T0)),
+        extended_row(T0 + timedelta(minutes=70), "SEND", 5),
+        extended_row(T0 + timedelta(minutes=1), "SEND", 6),  # no target anywhere: left out
+    ]
+    extended_csv(tmp_path / "ext.csv", rows)
+    result = runner.invoke(app, ["trace", "summary", str(tmp_path / "ext.csv"), "--format",
+                                 "json"])
+    assert result.exit_code == 0, result.output
+    (t,) = json.loads(result.stdout)["targets"]
+    assert t["ip"] == IP
+    assert t["messages"] == {"delivered": 1, "deferred": 1, "failed": 0, "pending": 0}
+    assert (t["attempts"], t["defers"]) == (2, 1)
+    assert [(x["state"], x["waited_minutes"]) for x in t["stuck_longest"]] == [
+        ("delivered", 65.0)]
+
+
 def test_trace_summary_text_of_demo_shows_pending_and_timeline():
     result = runner.invoke(app, ["trace", "summary", str(demo_case() / "trace")])
     assert result.exit_code == 0

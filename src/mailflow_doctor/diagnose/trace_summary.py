@@ -83,13 +83,24 @@ def _state(events: list[TraceEvent]) -> str:
 
 
 def summarise(events: list[TraceEvent]) -> list[TargetSummary]:
-    """Per target, busiest first. Events without any target are left out."""
+    """Per target, busiest first.
+
+    An event without a target counts toward the latest target of its message+recipient: a
+    detail export's Send after the Defers names none, and without it a delivered message would
+    read as still pending. Events of a message+recipient that never names one are left out."""
+    known: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for e in sorted(events, key=lambda e: e.time_utc):
+        ip, fqdn = _target(e)
+        if ip or fqdn:
+            known[(e.message_id, e.recipient)] = (ip, fqdn)
     by_target: dict[str, list[TraceEvent]] = defaultdict(list)
     labels: dict[str, tuple[str | None, str | None]] = {}
     for e in events:
         ip, fqdn = _target(e)
         if not ip and not fqdn:
-            continue
+            ip, fqdn = known.get((e.message_id, e.recipient), (None, None))
+            if not ip and not fqdn:
+                continue
         key = ip or fqdn.lower()  # type: ignore[union-attr]
         by_target[key].append(e)
         old = labels.get(key, (None, None))

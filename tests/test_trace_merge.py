@@ -241,6 +241,19 @@ def test_merge_is_deterministic_and_idempotent(records, seed):
     assert keys(once) == keys(records)
 
 
+def test_summary_rows_of_one_message_at_minute_and_second_precision_are_one():
+    """The EAC summary export shows minutes (04:45 at UTC+01:00), Get-MessageTraceV2 seconds
+    (03:45:12Z): one message, one summary event."""
+    minute = event(source="eac.csv", event_name="summary", second=0, target_ip="13.92.177.139")
+    second = event(source="summary.json", event_name="summary", second=12, trace_id="t1")
+    [one] = merge([minute, second])
+    assert (one.trace_id, one.target_ip) == ("t1", "13.92.177.139")
+    assert merge([one]) == [one]
+    later = TraceEvent(**{**{f: getattr(second, f) for f in second.__slots__},
+                          "time_utc": second.time_utc + timedelta(minutes=1)})
+    assert len(merge([minute, later])) == 2  # another minute: another message event
+
+
 def test_far_apart_times_stay_apart():
     late = event(source="b.json")
     late = TraceEvent(**{**{f: getattr(late, f) for f in late.__slots__},

@@ -4,7 +4,8 @@ Admins often hand over a detail export, the extended report and a Graph fetch of
 messages. Rules:
 
 * One event is (message id, recipient, event name, time to the second): US-culture exports have
-  whole seconds, ISO/Graph/JSON exports fractions, so times are compared truncated. Copies from
+  whole seconds, ISO/Graph/JSON exports fractions, so times are compared truncated. Summary-level
+  events are compared to the minute, which is all the EAC summary export shows. Copies from
   different files are one event; within one file every record counts (an equal record of the
   same file and line, i.e. the file read twice, counts once). With n copies in one file and m
   in another, max(n, m) stay.
@@ -61,8 +62,11 @@ class _Keys:
 
     def __call__(self, e: TraceEvent) -> tuple:
         t = e.time_utc
-        return (self.message(e), self.recipient(e), e.event,
-                t.replace(microsecond=0) if t.microsecond else t)
+        if is_summary(e):
+            t = t.replace(second=0, microsecond=0)
+        elif t.microsecond:
+            t = t.replace(microsecond=0)
+        return self.message(e), self.recipient(e), e.event, t
 
 
 def _richness(e: TraceEvent) -> tuple:

@@ -214,3 +214,11 @@ def test_generic_code_with_tls_message_still_gets_a_cause() -> None:
 def test_explain_never_fails_on_sparse_reasons(reason: DeferReason) -> None:
     x = explain(reason)
     assert x.title and x.meaning
+
+
+def test_prx4_reply_names_client_submission_causes():
+    """formats.md §4: PRX4 is documented for SMTP client submission to smtp.office365.com."""
+    e = explain(decode_reason("451 4.7.0 Temporary server error. Please try again later. PRX4"))
+    assert any("PRX4" in c and "shared" in c for c in e.likely_causes)
+    assert any("SmtpClientAuthenticationDisabled $false" in f for f in e.fixes)
+    assert any("451-470-temporary-server-error" in s for s in e.sources)

@@ -222,3 +222,10 @@ def test_prx4_reply_names_client_submission_causes():
     assert any("PRX4" in c and "shared" in c for c in e.likely_causes)
     assert any("SmtpClientAuthenticationDisabled $false" in f for f in e.fixes)
     assert any("451-470-temporary-server-error" in s for s in e.sources)
+
+
+def test_send_connector_certificate_not_found_reads_as_a_stale_connector():
+    e = explain(decode_reason("454 4.7.5 The certificate specified in TlsCertificateName of the "
+                              "SendConnector could not be found."))
+    assert e.cause == Cause.CONNECTOR_CERT_STALE.value and e.basis == "tls-message"
+    assert any("Set-SendConnector -TlsCertificateName" in f for f in e.fixes)

@@ -36,6 +36,8 @@ import_datetime()
 cdef object UTC = timezone.utc
 cdef const char *METADATA[4]
 METADATA[:] = [b"[Message=", b"[LastAttemptedServerName=", b"[LastAttemptedIP=", b"[SmtpSecurity="]
+cdef const char *FIELD_ENDS[4]  # what ends MSG, FQDN, IP and LRT
+FIELD_ENDS[:] = [b"};{FQDN=", b"};{IP=", b"};{LRT=", b"}]"]
 
 
 cdef struct Text:
@@ -208,26 +210,17 @@ cdef Py_ssize_t _codes(const Text *t, Py_ssize_t i, Parts *p) noexcept:
 cdef bint _fields(const Text *t, Parts *p) except -1:
     """`};{MSG=..};{FQDN=..};{IP=..};{LRT=..}]` after the LED, each value without `}`, then the
     suffix or the end."""
-    cdef Py_ssize_t i, j
-    p.msg[0] = p.led[1] + 7
-    p.msg[1] = _field_end(t, p.msg[0], "};{FQDN=")
-    if p.msg[1] < 0:
-        return False
-    p.fqdn[0] = p.msg[1] + 8
-    p.fqdn[1] = _field_end(t, p.fqdn[0], "};{IP=")
-    if p.fqdn[1] < 0:
-        return False
-    p.ip[0] = p.fqdn[1] + 6
-    p.ip[1] = _field_end(t, p.ip[0], "};{LRT=")
-    if p.ip[1] < 0:
-        return False
-    p.lrt[0] = p.ip[1] + 7
-    p.lrt[1] = _field_end(t, p.lrt[0], "}]")
-    if p.lrt[1] < 0:
-        return False
+    cdef Py_ssize_t i = p.led[1] + 7, j, k  # after `};{MSG=`
+    cdef Py_ssize_t *fields[4]
+    fields[0], fields[1], fields[2], fields[3] = &p.msg[0], &p.fqdn[0], &p.ip[0], &p.lrt[0]
+    for k in range(4):  # each value up to the anchor that ends it
+        fields[k][0] = i
+        fields[k][1] = _field_end(t, i, FIELD_ENDS[k])
+        if fields[k][1] < 0:
+            return False
+        i = fields[k][1] + strlen(FIELD_ENDS[k])
     # `. OutboundProxyTargetIP: <word>. OutboundProxyTargetHostName: <word>[.]` to the end, each
     # word printable ASCII but `:`, not ending in `.`.
-    i = p.lrt[1] + 2
     if i == t.n:
         # A suffix keyword inside a value would move the general path's cut.
         return not _holds(t, 0, t.n, "OutboundProxyTarget")

@@ -237,3 +237,32 @@ def test_the_compiled_reader_refuses_a_record_it_would_not_fill():
     with pytest.raises(TypeError, match="fields"):
         Scanner(Wider, reason._reply_text, reason.parse_time, reason._socket_error,
                 reason._whole_socket_error)
+
+
+def test_a_str_subclass_is_read_as_the_str_it_is():
+    """Found by review: the compiled reader took only an exact str and raised on a subclass,
+    which decode_reason's guard turned into an empty record."""
+
+    class Text(str):
+        pass
+
+    text = ("[{LED=450 4.4.316 Connection refused};{MSG=Socket error code 10061};{FQDN=a.b};"
+            "{IP=1.2.3.4};{LRT=3/16/2017 4:59:18 PM}]")
+    reason._decode_cached.cache_clear()
+    decoded = reason.decode_reason(Text(text))
+    assert decoded == _decode_general(text) and decoded.socket_error == 10061
+    assert all(read(Text(text)) in (None, decoded) for read in READERS)
+
+
+def test_the_compiled_reader_refuses_fields_that_are_not_slots():
+    """A class naming the fields in a plain `__slots__` attribute has no slot descriptors to
+    set: refused when the reader is made, not a crash when it decodes."""
+    if reason._decode_compiled is None:
+        pytest.skip("built without the compiled reader")
+    from mailflow_doctor.evidence.trace._reason_scan import NAMES, Scanner
+
+    fake = type("Fake", (), dict.fromkeys(NAMES))
+    fake.__slots__ = NAMES  # the field names, but as plain class attributes
+    with pytest.raises(TypeError, match="slots"):
+        Scanner(fake, reason._reply_text, reason.parse_time, reason._socket_error,
+                reason._whole_socket_error)

@@ -19,7 +19,7 @@ outside the text; loops read only below an end they test, never past the text's 
 """
 
 from cpython.datetime cimport datetime_new, import_datetime
-from cpython.object cimport PyObject, Py_TYPE
+from cpython.object cimport Py_TPFLAGS_HAVE_GC, PyObject, Py_TYPE
 from cpython.unicode cimport (PyUnicode_DATA, PyUnicode_Find, PyUnicode_FindChar, PyUnicode_KIND,
                               PyUnicode_READ, Py_UNICODE_ISSPACE)
 from libc.string cimport memset, strlen
@@ -352,11 +352,14 @@ cdef class Scanner:
     cdef tuple slots
 
     def __init__(self, record, reply_text, parse_time, socket_error, whole_socket_error):
-        if set(NAMES) != set(record.__slots__):
-            raise TypeError(f"{record.__name__}'s fields are not the ones this reader sets")
+        slots = tuple(record.__dict__.get(name) for name in NAMES)
+        if set(NAMES) != set(getattr(record, "__slots__", ())) or \
+                not all(type(s).__name__ == "member_descriptor" for s in slots) or \
+                not record.__flags__ & Py_TPFLAGS_HAVE_GC:
+            raise TypeError(f"{record.__name__}'s fields are not the slots this reader sets")
         self.record = record
         self.new = record.__new__
-        self.slots = tuple(record.__dict__[name] for name in NAMES)
+        self.slots = slots
         self.reply_text = reply_text
         self.parse_time = parse_time
         self.socket_error = socket_error
@@ -366,11 +369,15 @@ cdef class Scanner:
         descriptor = self.slots[field]
         return Py_TYPE(descriptor).tp_descr_set(descriptor, record, value)
 
-    def decode(self, str text):
-        """The DeferReason of a string of the dominant shape, else None."""
+    def decode(self, object value):
+        """The DeferReason of a string of the dominant shape, else None (also for a str
+        subclass, which the regex readers then read as the str it is)."""
         cdef Text t
         cdef Parts p
         cdef Py_ssize_t error_code
+        if type(value) is not str:
+            return None
+        cdef str text = value
         t.kind = PyUnicode_KIND(text)
         t.data = PyUnicode_DATA(text)
         t.n = len(text)

@@ -88,15 +88,14 @@ def summarise(events: list[TraceEvent]) -> list[TargetSummary]:
     An event without a target counts toward the latest target of its message+recipient: a
     detail export's Send after the Defers names none, and without it a delivered message would
     read as still pending. Events of a message+recipient that never names one are left out."""
+    targets = [(e, *_target(e)) for e in events]
     known: dict[tuple[str, str], tuple[str | None, str | None]] = {}
-    for e in sorted(events, key=lambda e: e.time_utc):
-        ip, fqdn = _target(e)
+    for e, ip, fqdn in sorted(targets, key=lambda x: x[0].time_utc):
         if ip or fqdn:
             known[(e.message_id, e.recipient)] = (ip, fqdn)
     by_target: dict[str, list[TraceEvent]] = defaultdict(list)
     labels: dict[str, tuple[str | None, str | None]] = {}
-    for e in events:
-        ip, fqdn = _target(e)
+    for e, ip, fqdn in targets:
         if not ip and not fqdn:
             ip, fqdn = known.get((e.message_id, e.recipient), (None, None))
             if not ip and not fqdn:

@@ -115,6 +115,7 @@ def _session_text(s: SmtpSession) -> list[str]:
 
 
 def _session_lines(s: SmtpSession, e) -> list[str]:
+    """The lines with each value shown through `e` (as it is, or escaped)."""
     arrow = "<-" if s.log_type == "send" else "->"  # a send session is ours, going out
     lines = [f"{_short(s.start)}  {e(s.server) or '-':10} {e(s.remote_ip):39} {arrow} "
              f"{e(s.local_endpoint)}  {e(s.session_id)}  {e(s.connector)}",

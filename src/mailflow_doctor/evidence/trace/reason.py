@@ -10,8 +10,8 @@ The LED text may itself hold `{`, `}` and `;`, so the fields are found by anchor
 `};{FQDN=`, ... searched from the right, never by splitting on `;`. Copies pasted from the UI or
 forums are often cut short: whatever was read before the cut is kept and `truncated` is set. NDR
 text (`... returned '450 4.4.316 Connection refused [Message=...] [...](Socket error code 10061)'`)
-goes through the same LED decoding. The decoder is called once per trace row, so it works with
-a handful of precompiled regexes and `str.find`, never character by character.
+goes through the same LED decoding. The decoder is called once per trace row, so its Python
+works with a handful of precompiled regexes and `str.find`, never character by character.
 
 Almost every real string has one well-formed shape (brackets in their usual order, no `}` or `]`
 inside values). Those are read in C when the package was built with its compiled reader
@@ -426,7 +426,7 @@ def _decode_led(led: str, f: dict) -> bool:
     return truncated
 
 
-try:  # the compiled reader of the bracketed dominant shape, when the package was built with it
+try:  # the compiled reader of the dominant shape, when the package was built with it
     from ._reason_scan import Scanner
 except ImportError:  # installed without a C compiler: the regex path reads every string
     _decode_compiled = None

@@ -14,6 +14,8 @@ except ImportError:  # built without isolation and without Cython
 else:
     extensions = cythonize([Extension(
         "mailflow_doctor.evidence.trace._reason_scan",
-        ["src/mailflow_doctor/evidence/trace/_reason_scan.pyx"], optional=True)])
+        ["src/mailflow_doctor/evidence/trace/_reason_scan.pyx"])])
+    for extension in extensions:
+        extension.optional = True  # set after cythonize, which makes new Extensions without it
 
 setup(ext_modules=extensions)

@@ -15,9 +15,10 @@ from ..model.exchange import Certificate, SmtpSession
 from .db import CaseStore, aware_utc, naive_utc
 
 # Replies come as one string: converting lists to Python objects costs more than the query.
+# The file's id, not its path: paths are looked up once per file (see query_sessions).
 _COLUMNS = ("s.session_id, s.server, s.connector, s.start, s.\"end\", "
             "s.local_endpoint, "
-            "s.remote_ip, f.path, s.line, s.log_type, s.ehlo, s.starttls_offered, "
+            "s.remote_ip, s.file_id, s.line, s.log_type, s.ehlo, s.starttls_offered, "
             "s.starttls_used, s.tls, s.cert_key, s.messages, s.replies, s.disconnect, "
             "s.line_count, s.domain_capabilities")
 
@@ -68,36 +69,43 @@ def certificates(store: CaseStore, keys: set[int]) -> dict[int, Certificate]:
 
 def query_sessions(store: CaseStore, since: datetime | None = None,
                    until: datetime | None = None, prefixes: PrefixSet | None = None,
-                   limit: int | None = None, ehlo_suffix: str | None = None
-                   ) -> list[SmtpSession]:
+                   ehlo_suffix: str | None = None) -> list[SmtpSession]:
     """Sessions already in the store that match, oldest first (no files are read).
 
     With `ehlo_suffix`, sessions whose EHLO name ends so are wanted too, whatever their source
-    (EOP servers connecting from addresses outside the published ranges)."""
+    (EOP servers connecting from addresses outside the published ranges).
+
+    Sorted here and joined to their paths here: DuckDB's ORDER BY and JOIN cost ~9 ms of a
+    repeated query's ~14 ms of SQL for 1,500 sessions, Python's sort ~1 ms."""
     window, params = window_sql(since, until)
     sources = prefix_sql(prefixes)
     if ehlo_suffix:
         sources = f"({sources} OR ends_with(lower(s.ehlo), ?))"
         params.append(ehlo_suffix.lower())
-    sql = (f"SELECT {_COLUMNS} FROM sessions s JOIN files f USING (file_id) "
-           f"WHERE {store.scope_sql('s.file_id')} AND {window} AND {sources} "
-           "ORDER BY s.start, s.server, s.session_id, s.line")
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    rows = store.con.execute(sql, params).fetchall()
+    rows = store.con.execute(
+        f"SELECT {_COLUMNS} FROM sessions s "
+        f"WHERE {store.scope_sql('s.file_id')} AND {window} AND {sources}", params).fetchall()
+    rows.sort(key=_order)
+    paths = dict(store.con.execute("SELECT file_id, path FROM files").fetchall()) if rows else {}
     certs = certificates(store, {r[14] for r in rows if r[14] is not None})
-    return [_session(r, certs) for r in rows]
+    return [_session(r, paths, certs) for r in rows]
 
 
-def _session(r: tuple, certs: dict[int, Certificate]) -> SmtpSession:
+def _order(r: tuple) -> tuple:
+    """Start, server, session id, line: as ORDER BY would sort them (a missing server last;
+    both compare text by code point)."""
+    return r[3], r[1] is None, r[1] or "", r[0], r[8]
+
+
+def _session(r: tuple, paths: dict[int, str], certs: dict[int, Certificate]) -> SmtpSession:
     """A row as SmtpSession. Filled in directly: the frozen __init__ sets its 19 fields one
     `object.__setattr__` at a time, which was a third of a repeated query's Python time."""
     session = object.__new__(SmtpSession)
     session.__dict__.update(
         session_id=r[0], server=r[1], connector=r[2], start=r[3].replace(tzinfo=UTC),
         end=r[4].replace(tzinfo=UTC), local_endpoint=r[5], remote_ip=r[6],
-        location=Location(r[7], r[8]), log_type=r[9], ehlo=r[10], starttls_offered=r[11],
-        starttls_used=r[12], tls=r[13],
+        location=Location(paths[r[7]], r[8]), log_type=r[9], ehlo=r[10],
+        starttls_offered=r[11], starttls_used=r[12], tls=r[13],
         certificate=certs.get(r[14]) if r[14] is not None else None, messages=r[15],
         replies=tuple(r[16].split("\n")) if r[16] else (), disconnect=r[17], line_count=r[18],
         domain_capabilities=r[19])

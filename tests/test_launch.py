@@ -11,6 +11,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from storegen import session, write_log
 
 from mailflow_doctor.launch import store_asked
@@ -205,3 +207,127 @@ def test_the_logs_only_app_answers_as_the_whole_app(args):
     assert (alone.exit_code, alone.stdout, alone.stderr) == (
         whole.exit_code, whole.stdout, whole.stderr)
     assert alone.exit_code in (0, 2) and (alone.stdout + alone.stderr).strip()
+
+
+# -- the quick path: `logs sessions|summary` without Typer (logs_command.quick) ---------------
+
+_OPTION_NAMES = ["--ip", "--range", "--by", "--since", "--until", "--store", "--instance",
+                 "--format", "--output", "-f", "-o", "--help", "-h", "--bogus", "--", "-"]
+_VALUES = ["eop", "10.0.0.0/8", "40.107.12.34", "2026-11-23T08:00", "json", "text", "xml",
+           "worldwide", "china", "hour", "server", "", "-x", "a=b", "case.duckdb", "logs",
+           " spaced", "é"]
+
+
+def _typer_reads(args: list[str]) -> dict | None:
+    """What Typer hands logs_command.run for `logs ARGS`, or None when it refuses them."""
+    from typer.testing import CliRunner
+
+    from mailflow_doctor.cli import logs as logs_cli
+    from mailflow_doctor.cli.app import app
+
+    got = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logs_cli, "run", lambda command, **kw: got.append({"command": command,
+                                                                        **kw}) or 0)
+        result = CliRunner().invoke(app, ["logs", *args])
+    return got[0] if result.exit_code == 0 and got else None
+
+
+def _with_defaults(found: dict) -> dict:
+    import inspect
+
+    from mailflow_doctor.logs_command import run
+
+    params = inspect.signature(run).parameters
+    return {name: found.get(name, p.default) for name, p in params.items()}
+
+
+_TOKENS = st.lists(st.one_of(  # anything
+    st.sampled_from(_OPTION_NAMES), st.sampled_from(_VALUES),
+    st.builds(lambda n, v: f"{n}={v}", st.sampled_from(_OPTION_NAMES), st.sampled_from(_VALUES)),
+    st.text(max_size=6)), max_size=8)
+_PLAIN = st.lists(st.one_of(  # options with values, and paths: mostly what quick reads
+    st.tuples(st.sampled_from(_OPTION_NAMES), st.sampled_from(_VALUES)).map(list),
+    st.builds(lambda n, v: [f"{n}={v}"], st.sampled_from(_OPTION_NAMES),
+              st.sampled_from(_VALUES)),
+    st.text(max_size=6).map(lambda p: [p])), max_size=5).map(lambda parts: sum(parts, []))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["sessions", "summary", "weekly"]), st.one_of(_TOKENS, _PLAIN))
+def test_quick_reads_a_command_line_as_typer_does_or_leaves_it_to_typer(command, rest):
+    from mailflow_doctor.logs_command import quick
+
+    args = [command, *rest]
+    found = quick(args)
+    if found is not None:
+        typer = _typer_reads(args)
+        assert typer is not None, args
+        assert _with_defaults(found) == _with_defaults(typer), args
+
+
+@pytest.mark.parametrize("args", [
+    ["sessions", "L", "--range", "eop", "--since", "2026-11-21T01:00:00+00:00", "--until",
+     "2026-11-21T01:15:00+00:00", "--store", "case.duckdb"],  # the benchmark's command line
+    ["summary", "L1", "L2", "--by=hour", "--format", "json", "--output", "out.json"],
+    ["sessions", "--ip", "40.107.12.34", "--instance", "china", "--store=case.duckdb"],
+    ["sessions", "L", "--range", "not-a-range"],  # run's own error: the same in both paths
+])
+def test_quick_reads_the_plain_command_lines(args):
+    from mailflow_doctor.logs_command import quick
+
+    found = quick(args)
+    assert found is not None and _with_defaults(found) == _with_defaults(_typer_reads(args))
+
+
+@pytest.mark.parametrize("args", [
+    ["sessions", "L", "-f", "json"], ["sessions", "--help"], ["sessions", "--", "L"],
+    ["sessions", "--store", "a", "--store", "b"], ["sessions", "--format", "xml"],
+    ["sessions", "--instance", "mars"], ["summary", "--ip", "1.2.3.4"], ["sessions", "--ip"],
+    ["sessions", "--ip", "--store"], ["sessions", "--since="], ["weekly"], [],
+])
+def test_quick_leaves_everything_else_to_typer(args):
+    from mailflow_doctor.logs_command import quick
+
+    assert quick(args) is None
+
+
+def _launched(*args: str) -> subprocess.CompletedProcess:
+    """The launcher in a new process; stderr ends with its exit code and whether Typer loaded."""
+    code = ("import sys\nfrom mailflow_doctor.launch import main\ntry:\n    main()\n"
+            "except SystemExit as done:\n    print('exit', done.code, 'typer' in sys.modules,"
+            " file=sys.stderr)\n    raise")
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_quick_path_answers_as_typer_without_loading_it(tmp_path):
+    logs = _one_log(tmp_path / "logs")
+    store = tmp_path / "case.duckdb"
+    query = ("logs", "sessions", str(logs), "--range", "eop", "--store", str(store))
+    _launched(*query)  # builds the store
+    typer = _launched(*query, "-f", "text")  # a short option: Typer reads it
+    quick = _launched(*query)
+    assert typer.stderr.endswith("exit 0 True\n") and quick.stderr.endswith("exit 0 False\n")
+    assert quick.stdout == typer.stdout and "08DE0000000000A1" in quick.stdout
+
+    for bad in (["--ip", "300.1.1.1"], ["--since", "yesterday-ish"]):
+        typer, quick = _launched(*query, *bad, "-f", "text"), _launched(*query, *bad)
+        assert quick.stderr.endswith("exit 2 False\n") and typer.stderr.endswith("exit 2 True\n")
+        assert quick.stderr.splitlines()[0] == typer.stderr.splitlines()[0]
+        assert quick.stderr.startswith("mailflow-doctor: ") and not quick.stdout
+
+
+def test_the_quick_path_stops_quietly_on_a_closed_pipe(tmp_path):
+    """`mailflow-doctor logs sessions ... | head`: exit 1 and nothing on stderr, as Typer does."""
+    logs = _one_log(tmp_path / "logs")
+    query = [sys.executable, "-c", "from mailflow_doctor.launch import main; main()", "logs",
+             "sessions", str(logs), "--store", str(tmp_path / "case.duckdb")]
+    subprocess.run(query, capture_output=True, timeout=120)  # builds the store
+    results = []
+    for extra in ([], ["-f", "text"]):
+        child = subprocess.Popen(query + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child.stdout.close()  # before the report is written: writing it meets a closed pipe
+        results.append((child.wait(timeout=120), child.stderr.read()))
+        child.stderr.close()
+    assert results[0] == results[1] == (1, b"")

@@ -14,7 +14,6 @@ from storegen import THUMB_NEW, THUMB_OLD, session, write_log
 
 from mailflow_doctor.report import logs as render
 from mailflow_doctor.store import ingest, open_store, register
-from mailflow_doctor.store.__main__ import main
 from mailflow_doctor.store.queries import sessions, tls_parts
 from mailflow_doctor.store.run import QueryError, run_sessions_query, run_summary_query
 from mailflow_doctor.store.summary import summary
@@ -192,15 +191,6 @@ def test_control_characters_in_logs_are_neutralised(tmp_path):
     assert "\x1b" not in render.sessions_text(result)
     assert "\\x1b[2J" in render.sessions_text(result)
     assert json.loads(render.sessions_json(result))["sessions"][0]["ehlo"].startswith("\x1b")
-
-
-def test_module_entry_point(logs, tmp_path, capsys):
-    assert main(["sessions", str(logs), "--range", "eop", "--format", "json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["sessions"]) == 6
-    assert main(["summary", str(logs), "--by", "hour"]) == 0
-    assert "2026-11-23T09:00Z" in capsys.readouterr().out
-    assert main(["sessions", str(logs), "--ip", "300.1.1.1"]) == 2
-    assert "mailflow-doctor:" in capsys.readouterr().err
 
 
 def test_progress_callback_counts_files(logs):

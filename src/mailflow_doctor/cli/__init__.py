@@ -1,6 +1,7 @@
 """Thin command-line layer: arguments → evidence → diagnosis → renderer → exit code.
 
-Exit codes (a contract): 0 nothing wrong found, 1 problems found, 2 bad usage or no usable input.
+Exit codes and the lines printed besides a report: console.py (Typer-free, shared with
+launch.py's quick path).
 
 One module per command group (`trace`, `firewall`, `logs`) and `app.py` for the whole app with
 the top-level commands; here, what they all share. Each command imports what only it needs
@@ -12,14 +13,15 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
+from .. import console
+from ..console import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, warn
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "Format", "FormatOpt", "Instance",
+           "InstanceOpt", "OutputOpt", "StoreOpt", "emit", "fail", "root", "warn"]
 
 
 def root() -> typer.Typer:
@@ -55,25 +57,10 @@ StoreOpt = Annotated[Optional[Path], typer.Option(
 
 def fail(message: str) -> typer.Exit:
     """One clear line on stderr and exit code 2: for bad usage and unusable input."""
-    from ..report.terminal import escaped  # the message may quote the input
-
-    typer.echo(f"mailflow-doctor: {escaped(message)}", err=True)
+    console.error(message)
     return typer.Exit(EXIT_USAGE)
 
 
-def warn(problems: Iterable[object]) -> None:
-    """Each input problem as one line on stderr; the rest of the input is still used."""
-    from ..report.terminal import escaped  # a problem may quote the input
-
-    for problem in problems:
-        typer.echo(f"warning: {escaped(str(problem))}", err=True)
-
-
 def emit(text: str, output: Path | None) -> None:
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"{output}: cannot write report: {exc.strerror}") from None
+    if not console.emit(text, output):
+        raise typer.Exit(EXIT_USAGE)

@@ -242,15 +242,17 @@ def _with_defaults(found: dict) -> dict:
     return {name: found.get(name, p.default) for name, p in params.items()}
 
 
+_TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
+               max_size=6)  # an argument holds no NUL
 _TOKENS = st.lists(st.one_of(  # anything
     st.sampled_from(_OPTION_NAMES), st.sampled_from(_VALUES),
     st.builds(lambda n, v: f"{n}={v}", st.sampled_from(_OPTION_NAMES), st.sampled_from(_VALUES)),
-    st.text(max_size=6)), max_size=8)
+    _TEXT), max_size=8)
 _PLAIN = st.lists(st.one_of(  # options with values, and paths: mostly what quick reads
     st.tuples(st.sampled_from(_OPTION_NAMES), st.sampled_from(_VALUES)).map(list),
     st.builds(lambda n, v: [f"{n}={v}"], st.sampled_from(_OPTION_NAMES),
               st.sampled_from(_VALUES)),
-    st.text(max_size=6).map(lambda p: [p])), max_size=5).map(lambda parts: sum(parts, []))
+    _TEXT.map(lambda p: [p])), max_size=5).map(lambda parts: sum(parts, []))
 
 
 @settings(max_examples=400, deadline=None)

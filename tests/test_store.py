@@ -386,7 +386,9 @@ def test_memory_and_threads_are_set(tmp_path):
     with open_store(memory_limit="256MB", threads=2) as store:
         limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         threads = store.con.execute("SELECT current_setting('threads')").fetchone()[0]
-    assert limit.startswith(("244", "256")) and int(threads) == 2
+        ordered = store.con.execute(
+            "SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    assert limit.startswith(("244", "256")) and int(threads) == 2 and ordered is False
 
 
 _JUNK = st.one_of(

@@ -12,7 +12,10 @@ from __future__ import annotations
 import os
 import stat
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 try:  # the engine alone: the package's Python layer (relational API, version lookup via
     import _duckdb as duckdb  # importlib.metadata) costs 0.15 s per start and is not used here
@@ -63,6 +66,8 @@ class CaseStore:
 
     def __init__(self, path: str | Path | None = None, *, memory_limit: str = MEMORY_LIMIT,
                  threads: int | None = None, prepare: bool = True) -> None:
+        from pathlib import Path  # here: open_ahead starts connecting before pathlib and re load
+
         self._tmpdir = None
         if path is None:
             import tempfile  # here: a query on a kept store starts without it
@@ -74,23 +79,22 @@ class CaseStore:
         if not _may_hold_a_store(self.path):
             raise StoreError(f"{self.path}: not a mailflow-doctor case store (not a DuckDB "
                              "database file); give a new file name or an existing store")
-        try:
-            self.con = duckdb.connect(str(self.path))
+        try:  # settings as the connect's config: on Opening's thread, off the command's
+            self.con = duckdb.connect(str(self.path), config={
+                "memory_limit": memory_limit, "threads": self.threads,
+                "preserve_insertion_order": False})
         except (duckdb.IOException, duckdb.Error) as exc:
             self._cleanup()
             raise StoreError(f"{self.path}: cannot open the case store: {_first_line(exc)}") \
                 from None
-        self._memory_limit = memory_limit
         if prepare:
             self.prepare()
 
     def prepare(self) -> None:
-        """Settings, and the schema checked or written: the part of opening that may change the
-        file, which Opening leaves until a command has accepted its options."""
+        """The time zone (ICU's setting, not one for the connect's config), and the schema
+        checked or written: the part of opening that may change the file, which Opening leaves
+        until a command has accepted its options."""
         try:
-            self.con.execute(f"SET memory_limit = '{self._memory_limit}'")
-            self.con.execute(f"SET threads = {int(self.threads)}")
-            self.con.execute("SET preserve_insertion_order = false")
             self.con.execute("SET GLOBAL TimeZone = 'UTC'")
             self._migrate()
         except duckdb.Error as exc:

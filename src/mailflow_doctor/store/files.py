@@ -126,7 +126,7 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
     scope: list[int] = []
     inserts: list[list] = []
     updates: list[tuple[int, list]] = []
-    next_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchone()[0]
+    next_id = max((r[0] for r in known.values()), default=0) + 1
     own = os.path.abspath(store.path)  # the store's file, its WAL and anything kept beside it
     unpack = Unpacker(store_folder(store.path))  # kept: a temporary store's folder goes with it
     seen: set[str] = set()

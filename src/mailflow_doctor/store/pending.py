@@ -56,19 +56,19 @@ def pending(store: CaseStore, since: datetime | None = None, until: datetime | N
     low, high = naive_utc(since), naive_utc(until)
     stats = IngestStats()
     files = []
-    for file_id, path, log_type, reader, state, first, last, bad in store.con.execute(
-            "SELECT file_id, path, log_type, reader, state, first_time, last_time, bad_lines "
-            f"FROM files WHERE state <> 'other' AND {store.scope_sql()} ORDER BY size DESC"
-            ).fetchall():
+    for file_id, path, log_type, reader, state, first, last, bad, size in store.con.execute(
+            "SELECT file_id, path, log_type, reader, state, first_time, last_time, bad_lines, "
+            f"size FROM files WHERE state <> 'other' AND {store.scope_sql()}").fetchall():
         if state != "pending":
             stats.skipped += 1
             stats.bad_lines_before += bad or 0
         elif (low is None or last is None or last + margin >= low) and (
                 high is None or first is None or first - margin <= high):
-            files.append(PendingFile(file_id, path, log_type, reader))
+            files.append((size, PendingFile(file_id, path, log_type, reader)))
         else:
             stats.deferred += 1
-    return files, stats
+    files.sort(key=lambda pair: pair[0], reverse=True)  # here: DuckDB's ORDER BY costs ~3 ms
+    return [file for _, file in files], stats
 
 
 def ingest(store: CaseStore, since: datetime | None = None, until: datetime | None = None,

@@ -224,7 +224,16 @@ def open_ahead(path: str) -> None:
         import atexit
 
         _ahead = Opening(path)
-        atexit.register(_ahead.__exit__)  # closing twice is harmless
+        atexit.register(close_ahead)
+
+
+def close_ahead() -> None:
+    """Close the opening started ahead if no command claimed it: at exit, or before a command
+    ends its process itself (logs_command.answer)."""
+    global _ahead
+    ahead, _ahead = _ahead, None
+    if ahead is not None:
+        ahead.__exit__()
 
 
 def opening(path: str | Path | None) -> Opening:

@@ -76,6 +76,15 @@ def test_a_store_opened_ahead_for_another_path_is_released(stores):
         assert claimed.store().path == b
 
 
+def test_a_store_closed_behind_is_closed_when_the_with_block_ends(stores):
+    a, _ = stores
+    with db.opening(a) as opened:
+        store = opened.store()
+        store.con.execute("SELECT count(*) FROM sessions").fetchone()
+        opened.close_behind()  # a command renders its report meanwhile
+    assert store.con is None and _probe(a) == 0
+
+
 def test_no_store_opened_ahead_for_a_missing_file(tmp_path, monkeypatch):
     monkeypatch.setattr(db, "_ahead", None)
     db.open_ahead(str(tmp_path / "new.duckdb"))

@@ -90,8 +90,10 @@ def run(command: str, *, paths: list[Path], since: str | None = None, until: str
         except queries.QueryError as exc:
             error(str(exc))
             return EXIT_USAGE
-    warn(result.info.problems)
-    return EXIT_OK if emit(RENDERERS[command][fmt](result), output) else EXIT_USAGE
+        opened.close_behind()
+        warn(result.info.problems)
+        text = RENDERERS[command][fmt](result)
+    return EXIT_OK if emit(text, output) else EXIT_USAGE
 
 
 def _window(since: str | None, until: str | None) -> tuple[datetime | None, ...] | None:

@@ -203,12 +203,23 @@ class Opening:
             raise self._outcome
         return self._outcome
 
+    def close_behind(self) -> None:
+        """Close the store on a thread: DuckDB's close (~5 ms) lets Python run, so a command
+        renders its report meanwhile. Leaving the `with` block waits for it."""
+        store, self._outcome = self._outcome, None
+        if isinstance(store, CaseStore):
+            import threading
+
+            self._thread = threading.Thread(target=store.close, name="close-store")
+            self._thread.start()
+
     def __enter__(self) -> Opening:
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._thread is not None:
             self._thread.join()
+            self._thread = None
         if isinstance(self._outcome, CaseStore):
             self._outcome.close()
 

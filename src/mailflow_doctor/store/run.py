@@ -9,6 +9,7 @@ one-line message; bad lines in the logs never do.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # summary.py is imported by the one command that needs it
     from .summary import Summary
 
 MAX_PROBLEMS_SHOWN = 50
-StoreArg = str | Path | Opening | None  # a path (None: temporary), or an Opening under way
+StoreArg = str | Path | Opening | None  # a path (None: temporary), or an Opening (its owner closes)
 
 
 class QueryError(Exception):
@@ -144,8 +145,12 @@ def _check_window(since: datetime | None, until: datetime | None) -> None:
 
 
 def _opened(store_path: StoreArg):
+    """The store as a context: closed at its end when opened here; an Opening's store is left
+    to its owner, who may close it while rendering (Opening.close_behind)."""
     try:
-        return store_path.store() if isinstance(store_path, Opening) else open_store(store_path)
+        if isinstance(store_path, Opening):
+            return nullcontext(store_path.store())
+        return open_store(store_path)
     except StoreError as exc:
         raise QueryError(str(exc)) from None
 

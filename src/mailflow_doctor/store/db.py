@@ -66,27 +66,29 @@ class CaseStore:
 
     def __init__(self, path: str | Path | None = None, *, memory_limit: str = MEMORY_LIMIT,
                  threads: int | None = None, prepare: bool = True) -> None:
-        from pathlib import Path  # here: open_ahead starts connecting before pathlib and re load
-
         self._tmpdir = None
         if path is None:
             import tempfile  # here: a query on a kept store starts without it
 
             self._tmpdir = tempfile.mkdtemp(prefix="mailflow-store-")
-        self.path = Path(path) if path is not None else Path(self._tmpdir) / "case.duckdb"
+            path = os.path.join(self._tmpdir, "case.duckdb")
         self.threads = threads or min(os.cpu_count() or 1, 4)
         self.scope: list[int] | None = None
-        if not _may_hold_a_store(self.path):
-            raise StoreError(f"{self.path}: not a mailflow-doctor case store (not a DuckDB "
-                             "database file); give a new file name or an existing store")
+        location = os.fspath(path)
+        if not _may_hold_a_store(location):
+            raise StoreError(f"{_shown(location)}: not a mailflow-doctor case store (not a "
+                             "DuckDB database file); give a new file name or an existing store")
         try:  # settings as the connect's config: on Opening's thread, off the command's
-            self.con = duckdb.connect(str(self.path), config={
+            self.con = duckdb.connect(location, config={
                 "memory_limit": memory_limit, "threads": self.threads,
                 "preserve_insertion_order": False})
         except (duckdb.IOException, duckdb.Error) as exc:
             self._cleanup()
-            raise StoreError(f"{self.path}: cannot open the case store: {_first_line(exc)}") \
-                from None
+            raise StoreError(f"{_shown(location)}: cannot open the case store: "
+                             f"{_first_line(exc)}") from None
+        from pathlib import Path  # only now: open_ahead's thread connects first
+
+        self.path = Path(location)
         if prepare:
             self.prepare()
 
@@ -270,7 +272,7 @@ def aware_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None else None
 
 
-def _may_hold_a_store(path: Path) -> bool:
+def _may_hold_a_store(path: str) -> bool:
     """True unless `path` holds something other than a DuckDB database (which DuckDB would
     open as an empty in-memory one when it is, say, a CSV: nothing would be kept)."""
     try:
@@ -283,6 +285,13 @@ def _may_hold_a_store(path: Path) -> bool:
     except OSError:
         return True  # DuckDB says why it cannot open it
     return not head or head[8:12] == b"DUCK"
+
+
+def _shown(location: str) -> str:
+    """A store's path as messages show it (as pathlib writes it)."""
+    from pathlib import Path
+
+    return str(Path(location))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -89,16 +89,40 @@ class CaseStore:
         from pathlib import Path  # only now: open_ahead's thread connects first
 
         self.path = Path(location)
+        self._found = self._look()
         if prepare:
             self.prepare()
 
-    def prepare(self) -> None:
-        """The time zone (ICU's setting, not one for the connect's config), and the schema
-        checked or written: the part of opening that may change the file, which Opening leaves
-        until a command has accepted its options."""
+    def _look(self) -> tuple[str | None, int | None]:
+        """What the file holds: (schema version, None) when it has our `meta` table, else
+        (None, how many tables). The time zone is set first (ICU's setting, not one for the
+        connect's config). Neither changes the file, so Opening's thread does this too."""
         try:
             self.con.execute("SET GLOBAL TimeZone = 'UTC'")
-            self._migrate()
+            try:
+                row = self.con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            except duckdb.CatalogException:
+                return None, self.con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0]
+            return (row[0] if row else None), None
+        except duckdb.Error as exc:
+            self.close()
+            raise StoreError(f"{self.path}: {_first_line(exc)}") from None
+
+    def prepare(self) -> None:
+        """The schema checked, or written: the part of opening that may change the file, which
+        Opening leaves until a command has accepted its options."""
+        version, tables = self._found
+        if version == SCHEMA_VERSION:  # the common case: an existing store of this version
+            return
+        try:
+            if tables:
+                raise StoreError(f"{self.path}: not a mailflow-doctor case store")
+            if version is not None:
+                raise StoreError(f"{self.path}: case store of schema {version}, this version "
+                                 f"needs {SCHEMA_VERSION}; delete the file to rebuild it")
+            self.con.execute(_SCHEMA)
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
+                             [SCHEMA_VERSION])
         except duckdb.Error as exc:
             self.close()
             raise StoreError(f"{self.path}: {_first_line(exc)}") from None
@@ -109,22 +133,6 @@ class CaseStore:
     @property
     def temporary(self) -> bool:
         return self._tmpdir is not None
-
-    def _migrate(self) -> None:
-        try:  # the common case, an existing store of this version, costs one query
-            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        except duckdb.CatalogException:
-            row = None
-            tables = self.con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0]
-            if tables:
-                raise StoreError(f"{self.path}: not a mailflow-doctor case store") from None
-        if row is not None and row[0] == SCHEMA_VERSION:
-            return
-        if row is not None:
-            raise StoreError(f"{self.path}: case store of schema {row[0]}, this version "
-                             f"needs {SCHEMA_VERSION}; delete the file to rebuild it")
-        self.con.execute(_SCHEMA)
-        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", [SCHEMA_VERSION])
 
     def scope_sql(self, column: str = "file_id") -> str:
         """A predicate limiting a query to the files of this run (ids are integers we made)."""

@@ -354,3 +354,72 @@ def test_the_quick_path_stops_quietly_on_a_closed_pipe(tmp_path):
         results.append((child.wait(timeout=120), child.stderr.read()))
         child.stderr.close()
     assert results[0] == results[1] == (1, b"")
+
+
+def test_quick_leaves_windows_command_lines_to_typer(monkeypatch):
+    """Typer expands wildcards, `~` and variables on Windows, where shells do not."""
+    from mailflow_doctor import logs_command
+
+    args = ["sessions", "logs", "--store", "case.duckdb"]
+    assert logs_command.quick(args) is not None
+    monkeypatch.setattr(logs_command.os, "name", "nt")
+    assert logs_command.quick(args) is None
+
+
+@pytest.mark.parametrize("extra", [[], ["-f", "text"]], ids=["quick", "typer"])
+def test_a_closed_standard_stream_is_skipped_as_click_echo_skips_it(tmp_path, extra):
+    """`... >&-` exits 0 with the report going nowhere; `... --output r.txt 2>&-` writes the
+    report although its warnings have nowhere to go."""
+    lines = session("08DE0000000000A1", T0, "40.107.12.34:50001") + ["not,a,log,line"]
+    logs = write_log(tmp_path / "logs" / "EXCH01" / "RECV2026112308-1.LOG", lines).parent
+    report = tmp_path / "report.txt"
+    base = ['"$0" -c "from mailflow_doctor.launch import main; main()" "$@"', sys.executable,
+            "logs", "sessions", str(logs), "--store", str(tmp_path / "c.duckdb"), *extra]
+    no_stdout = subprocess.run(["sh", "-c", base[0] + " >&-", *base[1:]], capture_output=True,
+                               text=True, timeout=120)
+    assert no_stdout.returncode == 0 and "Traceback" not in no_stdout.stderr
+    assert "warning: " in no_stdout.stderr  # the bad line
+    no_stderr = subprocess.run(["sh", "-c", base[0] + " 2>&-", *base[1:], "--output",
+                                str(report)], capture_output=True, text=True, timeout=120)
+    assert no_stderr.returncode == 0
+    assert "08DE0000000000A1" in report.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("extra", [[], ["-f", "text"]], ids=["quick", "typer"])
+def test_an_ascii_stdout_gets_the_report_in_utf8(tmp_path, extra):
+    root = tmp_path / "logé"
+    _one_log(root)
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    done = subprocess.run([sys.executable, "-c", "from mailflow_doctor.launch import main; "
+                           "main()", "logs", "sessions", str(root), *extra],
+                          capture_output=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "logé".encode() in done.stdout and "08DE0000000000A1".encode() in done.stdout
+
+
+def test_the_quick_path_deletes_its_temporary_store(tmp_path):
+    logs = _one_log(tmp_path / "logs")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch))
+    done = subprocess.run([sys.executable, "-c", "from mailflow_doctor.launch import main; "
+                           "main()", "logs", "sessions", str(logs)], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.returncode == 0 and "08DE0000000000A1" in done.stdout
+    assert "temporary (deleted)" in done.stdout and list(scratch.iterdir()) == []
+
+
+def test_a_store_that_fails_to_close_behind_says_so(stores, monkeypatch):
+    a, _ = stores
+
+    def failing(self):
+        raise RuntimeError("checkpoint failed")
+
+    with pytest.raises(RuntimeError, match="checkpoint failed"):
+        with db.opening(a) as opened:
+            store = opened.store()
+            monkeypatch.setattr(db.CaseStore, "close", failing)
+            opened.close_behind()
+    monkeypatch.undo()
+    store.close()
+    assert _probe(a) == 0

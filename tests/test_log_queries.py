@@ -217,22 +217,24 @@ def test_an_ipv4_address_written_as_ipv6_is_the_ipv4_address(tmp_path):
 @given(st.lists(st.tuples(
     st.integers(0, 3), st.one_of(st.none(), st.sampled_from(["EXCH01", "EXCH02", "exch01", "É"])),
     st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=4),
-    st.integers(1, 4)), max_size=25))
+    st.integers(1, 4), st.integers(1, 3)), max_size=25))
 def test_sessions_are_sorted_as_duckdb_orders_them(keys):
-    """query_sessions sorts in Python what ORDER BY start, server, session_id, line gave."""
+    """query_sessions sorts in Python as ORDER BY start, server, session_id, line, file_id."""
     import duckdb
 
     from mailflow_doctor.store.load import _order
 
     con = duckdb.connect()
-    con.execute("CREATE TABLE t (start TIMESTAMP, server VARCHAR, session_id VARCHAR, line INT)")
-    rows = [(datetime(2026, 11, 23, 8, minute), server, sid, line)
-            for minute, server, sid, line in keys]
+    con.execute("CREATE TABLE t (start TIMESTAMP, server VARCHAR, session_id VARCHAR, "
+                "line INT, file_id INT)")
+    rows = [(datetime(2026, 11, 23, 8, minute), server, sid, line, file_id)
+            for minute, server, sid, line, file_id in keys]
     if rows:
-        con.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
-    by_sql = con.execute("SELECT * FROM t ORDER BY start, server, session_id, line").fetchall()
-    # _order reads a query_sessions row: session id, server, _, start, ..., line at index 8.
-    as_rows = [(sid, server, None, start, None, None, None, None, line)
-               for start, server, sid, line in rows]
-    by_python = [(r[3], r[1], r[0], r[8]) for r in sorted(as_rows, key=_order)]
+        con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", rows)
+    by_sql = con.execute(
+        "SELECT * FROM t ORDER BY start, server, session_id, line, file_id").fetchall()
+    # _order reads a query_sessions row: session id, server, _, start, ..., file, line (7, 8).
+    as_rows = [(sid, server, None, start, None, None, None, file_id, line)
+               for start, server, sid, line, file_id in rows]
+    by_python = [(r[3], r[1], r[0], r[8], r[7]) for r in sorted(as_rows, key=_order)]
     assert by_python == by_sql

@@ -18,22 +18,19 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 def error(message: str) -> None:
     """One clear line on stderr (the message may quote the input, so it is escaped)."""
-    sys.stderr.write(f"mailflow-doctor: {escaped(message)}\n")
-    sys.stderr.flush()
+    write(sys.stderr, f"mailflow-doctor: {escaped(message)}\n")
 
 
 def warn(problems: Iterable[object]) -> None:
     """Each input problem as one line on stderr; the rest of the input is still used."""
     for problem in problems:
-        sys.stderr.write(f"warning: {escaped(str(problem))}\n")
-    sys.stderr.flush()
+        write(sys.stderr, f"warning: {escaped(str(problem))}\n")
 
 
 def emit(text: str, output: Path | None) -> bool:
     """The report to stdout, or to `output`; False (after saying why) when it cannot be written."""
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write(sys.stdout, text)
         return True
     try:
         output.write_text(text, encoding="utf-8")
@@ -41,3 +38,17 @@ def emit(text: str, output: Path | None) -> bool:
         error(f"{output}: cannot write report: {exc.strerror}")
         return False
     return True
+
+
+def write(stream, text: str) -> None:
+    """`text` on a standard stream, flushed, as click.echo writes it: nothing when the stream
+    is closed (None), and UTF-8 when the stream's encoding cannot hold it (PYTHONIOENCODING
+    or a C locale set to ASCII)."""
+    if stream is None:
+        return
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:  # raised before anything of `text` is written
+        stream.flush()
+        stream.buffer.write(text.encode("utf-8"))
+    stream.flush()

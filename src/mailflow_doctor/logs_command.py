@@ -5,8 +5,9 @@ quarter. cli/logs.py declares the two commands for Typer and calls `run` with wh
 launch.py calls `run` itself when `quick` reads the command line, which it does only for its
 plain form: the commands' long options, each once, with a value that is not empty and does not
 start with `-`, and paths that do not start with `-`. Anything else (help, short options, `--`,
-an option Typer would refuse, a value it would check) is left to Typer, so usage and errors have
-one source. tests/test_launch.py holds `quick`'s reading equal to Typer's.
+an option Typer would refuse, a value it would check, any command line on Windows) is left to
+Typer, so usage and errors have one source. tests/test_launch.py holds `quick`'s reading equal
+to Typer's.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ OPTIONS = {"sessions": {**_EVERY, "--ip": "ip", "--range": "cidr"},
 
 
 def quick(args: list[str]) -> dict | None:
-    """`run`'s arguments for `args` (what follows `logs`), or None: Typer must read them."""
-    if not args or args[0] not in OPTIONS:
+    """`run`'s arguments for `args` (what follows `logs`), or None: Typer must read them.
+    Always None on Windows, where Typer expands wildcards, `~` and variables in arguments."""
+    if not args or args[0] not in OPTIONS or os.name == "nt":
         return None
     names = OPTIONS[args[0]]
     found: dict = {"command": args[0]}
@@ -117,8 +119,7 @@ def answer(found: dict) -> NoReturn:
     DuckDB's library, of every module) would take another ~20 ms, a tenth of a repeated query,
     for nothing. Ctrl-C and a closed pipe end it as Typer does: 130 silently, 1 quietly."""
     try:
-        code = run(**found)
-        sys.stdout.flush()
+        code = run(**found)  # console.write has flushed what it wrote
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:  # `... | head`
@@ -127,5 +128,4 @@ def answer(found: dict) -> NoReturn:
     from .store.db import close_ahead
 
     close_ahead()  # an opening no command claimed (a bad --since): closed, not cut off
-    sys.stderr.flush()
     os._exit(code)

@@ -183,6 +183,7 @@ class Opening:
         self.path = path
         self._outcome: CaseStore | BaseException | None = None
         self._prepared = False
+        self._close_failed: BaseException | None = None
         self._thread = None
         if path is not None and os.path.isfile(path):
             import threading
@@ -215,13 +216,22 @@ class Opening:
 
     def close_behind(self) -> None:
         """Close the store on a thread: DuckDB's close (~5 ms) lets Python run, so a command
-        renders its report meanwhile. Leaving the `with` block waits for it."""
-        store, self._outcome = self._outcome, None
+        renders its report meanwhile. Leaving the `with` block waits for it, and raises what
+        the close raised (a checkpoint that failed)."""
+        store = self._outcome
         if isinstance(store, CaseStore):
             import threading
 
-            self._thread = threading.Thread(target=store.close, name="close-store")
+            self._outcome = None
+            self._thread = threading.Thread(target=self._close, args=(store,),
+                                            name="close-store")
             self._thread.start()
+
+    def _close(self, store: CaseStore) -> None:
+        try:
+            store.close()
+        except BaseException as exc:  # raised again by __exit__, in the caller's thread
+            self._close_failed = exc
 
     def __enter__(self) -> Opening:
         return self
@@ -232,6 +242,9 @@ class Opening:
             self._thread = None
         if isinstance(self._outcome, CaseStore):
             self._outcome.close()
+        failed, self._close_failed = self._close_failed, None
+        if failed is not None and (not exc or exc[0] is None):
+            raise failed
 
 
 _ahead: Opening | None = None  # started by open_ahead, until a command claims it

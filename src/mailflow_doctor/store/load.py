@@ -92,9 +92,9 @@ def query_sessions(store: CaseStore, since: datetime | None = None,
 
 
 def _order(r: tuple) -> tuple:
-    """Start, server, session id, line: as ORDER BY would sort them (a missing server last;
-    both compare text by code point)."""
-    return r[3], r[1] is None, r[1] or "", r[0], r[8]
+    """Start, server, session id, line and file, as ORDER BY would sort them (a missing server
+    last; both compare text by code point). The file decides between copies of one log."""
+    return r[3], r[1] is None, r[1] or "", r[0], r[8], r[7]
 
 
 def _session(r: tuple, paths: dict[int, str], certs: dict[int, Certificate]) -> SmtpSession:

@@ -1,8 +1,8 @@
 """What `mailflow-doctor logs sessions|summary` call: paths and options in, a result out.
 
 Opening the store, registering the paths, reading what the question needs and asking it are
-done here so the CLI stays a thin layer and the benchmark can run the same code without the
-CLI's imports. Errors the admin can fix (bad address, locked store) raise `QueryError` with a
+done here so that the CLI stays a thin layer and logs_command.py runs the same code without
+loading Typer. Errors the admin can fix (bad address, locked store) raise `QueryError` with a
 one-line message; bad lines in the logs never do.
 """
 

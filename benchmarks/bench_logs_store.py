@@ -78,10 +78,11 @@ def main() -> int:
         return 2
     files = _ensure_logs(root, args.size_gb)
     # Byte code written once, as an installed package has it; with PYTHONDONTWRITEBYTECODE set
-    # every query process would otherwise compile the package again.
+    # every query process would otherwise compile the package again. Forced: compileall trusts
+    # a .pyc whose source has the same mtime second but another size, which import does not.
     import mailflow_doctor
 
-    compileall.compile_dir(Path(mailflow_doctor.__file__).parent, quiet=1)
+    compileall.compile_dir(Path(mailflow_doctor.__file__).parent, quiet=1, force=True)
     size = sum(os.path.getsize(f) for f in files)
     hours = len({Path(f).name[4:14] for f in files})
     since = START + timedelta(hours=hours // 2)

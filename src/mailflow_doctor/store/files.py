@@ -119,9 +119,10 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
     """Record the protocol logs under `paths` and set the store's scope to them."""
     reg = Registration()
     con = store.con
-    known = {r[1]: r for r in con.execute(
-        "SELECT file_id, path, size, mtime_ns, ctime_ns, fingerprint, state = 'other' "
-        "FROM files").fetchall()}
+    # `state` compared here, not in SQL: DuckDB's first comparison in a projection costs ~5 ms
+    known = {r[1]: (*r[:6], r[6] == "other") for r in con.execute(
+        "SELECT file_id, path, size, mtime_ns, ctime_ns, fingerprint, state FROM files"
+    ).fetchall()}
     logs_known = sum(1 for r in known.values() if not r[6])
     scope: list[int] = []
     inserts: list[list] = []

@@ -18,7 +18,7 @@ from storegen import session, write_log
 from typer.testing import CliRunner
 
 from mailflow_doctor.cli.app import app
-from mailflow_doctor.report.terminal import escaped, printable
+from mailflow_doctor.report.terminal import escaped, needs_escaping, printable
 
 CONTROL = {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
 CLEAR = "\x1b[2J"
@@ -45,6 +45,12 @@ def test_no_control_character_gets_through(text):
     assert printable(printable(text)) == printable(text)
     if not CONTROL & set(text):
         assert escaped(text) == text and printable(text) == text
+
+
+@given(st.one_of(st.text(), st.text(st.characters(max_codepoint=0x7F)),
+                 st.text(st.sampled_from("ab \t\n\x00\x1b\x7f\x85\u2028é"))))
+def test_needs_escaping_is_whether_escaping_changes_the_text(text):
+    assert needs_escaping(text) == (escaped(text) != text)
 
 
 def test_trace_views_and_the_diagnosis_show_escapes_not_send_them(tmp_path):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..model.exchange import Certificate, SmtpSession
 from ..store.queries import capability_parts, tls_parts
 from ..store.run import RunInfo, SessionsResult, SummaryResult
-from .terminal import escaped, json_text
+from .terminal import escaped, json_text, needs_escaping
 
 if TYPE_CHECKING:
     from ..store.summary import SummaryRow
@@ -111,7 +111,7 @@ def _session_text(s: SmtpSession) -> list[str]:
     """The session's lines, from its values as they are when no line then holds a control
     character (nearly always; escaping would change nothing), else from escaped values."""
     lines = _session_lines(s, _as_is)
-    return lines if all(map(str.isprintable, lines)) else _session_lines(s, escaped)
+    return _session_lines(s, escaped) if needs_escaping(" ".join(lines)) else lines
 
 
 def _session_lines(s: SmtpSession, e) -> list[str]:

@@ -326,7 +326,8 @@ def test_the_quick_path_answers_as_typer_without_loading_it(tmp_path):
     logs = _one_log(tmp_path / "logs")
     store = tmp_path / "case.duckdb"
     query = ("logs", "sessions", str(logs), "--store", str(store))
-    _launched(*query)  # builds the store
+    first, _ = _launched(*query)  # builds the store
+    assert first.returncode == 0 and first.stderr == ""  # no progress bar drawn on a pipe
     typer, typer_loaded = _launched(*query, "-f", "text")  # a short option: Typer reads it
     quick, quick_loaded = _launched(*query)
     assert typer_loaded and not quick_loaded

@@ -469,3 +469,18 @@ def test_a_store_refused_on_opening_is_released_at_once(tmp_path):
         assert subprocess.run(probe, capture_output=True, timeout=60).returncode == 0
     finally:
         gc.enable()
+
+
+def test_a_file_name_that_is_not_utf8_is_a_problem_not_a_crash(tmp_path):
+    """DuckDB keeps text as UTF-8: a name with other bytes (held as surrogates) is reported
+    with its path, and the other logs are still read."""
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/EX\xff01"))
+    write_log(odd / "RECV2026112308-1.LOG", session("08DE0000000000A1", T0, "40.107.12.34:5"))
+    write_log(tmp_path / "EX02" / "RECV2026112308-1.LOG",
+              session("08DE0000000000A2", T0, "40.107.12.35:5"))
+    with open_store() as store:
+        reg = register(store, [tmp_path])
+        ingest(store)
+        assert [s.session_id for s in query_sessions(store)] == ["08DE0000000000A2"]
+    assert reg.files == 1 and len(reg.problems) == 1
+    assert "not UTF-8" in reg.problems[0].message and "EX\udcff01" in str(reg.problems[0])

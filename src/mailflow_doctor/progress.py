@@ -28,9 +28,10 @@ class RichProgress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+            console = Console(stderr=True)
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), console=Console(stderr=True),
-                                 transient=True)
+                                 MofNCompleteColumn(), console=console, transient=True,
+                                 disable=not console.is_terminal)  # a pipe or a log: no bar
             self._bar.start()
         if what not in self._tasks:
             self._tasks[what] = self._bar.add_task(what, total=total)

@@ -135,6 +135,10 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
         if path in seen:  # given twice, or an archive and its folder
             continue
         seen.add(path)
+        if not path.isascii() and not _utf8(path):
+            reg.problems.append(InputProblem(Location(path), "file name is not UTF-8, which the "
+                                             "case store keeps: rename the file or its folder"))
+            continue
         try:
             st = os.stat(path)
             if not stat.S_ISREG(st.st_mode):  # a FIFO in a folder: opening it would wait
@@ -176,6 +180,15 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
     everything = len(set(scope)) == logs_known + sum(1 for row in inserts if row[6] is not None)
     store.scope = None if everything else scope  # no IN list when the run asks about every file
     return reg
+
+
+def _utf8(path: str) -> bool:
+    """False for a name with bytes that are not UTF-8 (Python holds them as surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _not_a_log(reg: Registration, path: str, named: bool) -> None:

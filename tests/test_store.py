@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import io
 import os
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -484,3 +485,41 @@ def test_a_file_name_that_is_not_utf8_is_a_problem_not_a_crash(tmp_path):
         assert [s.session_id for s in query_sessions(store)] == ["08DE0000000000A2"]
     assert reg.files == 1 and len(reg.problems) == 1
     assert "not UTF-8" in reg.problems[0].message and "EX\udcff01" in str(reg.problems[0])
+
+
+@pytest.fixture
+def frozen_folder(tmp_path):
+    """A folder nothing can be written in, even by root (`chattr +i`), undone afterwards."""
+    folder = tmp_path / "frozen"
+    folder.mkdir()
+    yield folder
+    subprocess.run(["chattr", "-i", str(folder)], capture_output=True, timeout=30)
+
+
+def _freeze(folder) -> None:
+    done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, timeout=30)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i not possible here: {done.stderr.decode().strip()}")
+
+
+def test_a_store_that_cannot_be_written_is_one_clear_error(tmp_path, frozen_folder):
+    """New logs to register, or pending logs to read, into a store whose folder refuses
+    writes: a one-line QueryError naming the store, not a DuckDB traceback."""
+    from mailflow_doctor.store.run import QueryError, run_sessions_query
+
+    logs = tmp_path / "logs"
+    write_log(logs / "EX01" / "RECV2026112308-1.LOG", session("08DE0000000000A1", T0,
+                                                              "40.107.12.34:5"))
+    write_log(logs / "EX01" / "RECV2026112312-1.LOG", session("08DE0000000000A2",
+                                                              T0 + timedelta(hours=4),
+                                                              "40.107.12.35:5"))
+    store = frozen_folder / "case.duckdb"
+    first = run_sessions_query([logs], store, until=T0 + timedelta(hours=1))
+    assert first.info.deferred == 1  # the 12:00 file is registered, not read
+    _freeze(frozen_folder)
+    with pytest.raises(QueryError, match="cannot write to the case store"):
+        run_sessions_query([logs], store)  # reading the pending file
+    write_log(logs / "EX02" / "RECV2026112308-1.LOG", session("08DE0000000000A3", T0,
+                                                              "40.107.12.36:5"))
+    with pytest.raises(QueryError, match="cannot write to the case store"):
+        run_sessions_query([logs], store)  # registering the new file

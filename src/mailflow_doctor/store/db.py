@@ -308,6 +308,11 @@ def _may_hold_a_store(path: str) -> bool:
     return not head or head[8:12] == b"DUCK"
 
 
+def cannot_write(store: CaseStore, exc: BaseException) -> StoreError:
+    """The error for a write DuckDB refused (a read-only folder, a full disk): one line."""
+    return StoreError(f"{store.path}: cannot write to the case store: {_first_line(exc)}")
+
+
 def _shown(location: str) -> str:
     """A store's path as messages show it (as pathlib writes it)."""
     from pathlib import Path

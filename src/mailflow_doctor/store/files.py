@@ -19,6 +19,7 @@ extracted on the next run, so its members are unchanged files too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -29,7 +30,7 @@ from pathlib import Path
 from ..evidence.archives import Unpacker, archive_kind, store_folder
 from ..evidence.textio import NOT_A_FILE, is_empty
 from ..model import InputProblem, Location
-from .db import CaseStore, naive_utc
+from .db import CaseStore, cannot_write, duckdb, naive_utc
 
 EDGE = 65536  # bytes hashed at each end
 _LOG_TYPE = re.compile(r"^#\s*log-type\s*:\s*smtp (receive|send) protocol log\s*$", re.I | re.M)
@@ -220,6 +221,9 @@ def _save(store: CaseStore, inserts: list[list], updates: list[tuple[int, list]]
                          "first_time, last_time, reader, state)",
                     [[*row, _state(row[1:])] for row in inserts])
         con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
+    except BaseException as exc:
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended the transaction
+            con.execute("ROLLBACK")
+        if isinstance(exc, duckdb.Error):
+            raise cannot_write(store, exc) from None
         raise

@@ -25,7 +25,7 @@ from ..evidence.textio import MAX_PROBLEMS
 from ..model import InputProblem, Location
 from ..model.exchange import Certificate, SmtpSession
 from . import session_sql as sql
-from .db import CaseStore, duckdb, naive_utc
+from .db import CaseStore, cannot_write, duckdb, naive_utc
 from .exact import NotExact, check_lines, line_problem, line_starts, rejected_lines
 from .pending import IngestStats, PendingFile, Progress
 from .rows import insert_rows
@@ -249,7 +249,10 @@ def read_files(store: CaseStore, files: list[PendingFile], stats: IngestStats,
     try:
         with ThreadPoolExecutor(max_workers=min(store.threads, len(files))) as pool:
             for future in as_completed([pool.submit(worker.run, f) for f in files]):
-                sessions, bad, python = future.result()
+                try:
+                    sessions, bad, python = future.result()
+                except duckdb.Error as exc:  # the Python reader's rows could not be kept
+                    raise cannot_write(store, exc) from None
                 stats.sessions += sessions
                 stats.bad_lines += bad
                 stats.python_reader += python

@@ -74,7 +74,10 @@ class SummaryResult:
 def _ingest(store, since, until, progress, reg: Registration) -> RunInfo:
     from . import ingest
 
-    stats = ingest(store, since, until, progress)
+    try:
+        stats = ingest(store, since, until, progress)
+    except StoreError as exc:
+        raise QueryError(str(exc)) from None
     shown, total = stored_problems(store, MAX_PROBLEMS_SHOWN) if stats.bad_lines_total \
         else ([], 0)
     return RunInfo(None if store.temporary else str(store.path), reg, stats.ingested,
@@ -159,7 +162,10 @@ def _register(store, paths) -> Registration:
     paths = list(paths)
     if not paths and store.temporary:
         raise QueryError("no protocol logs given")
-    return register(store, paths) if paths else Registration()
+    try:
+        return register(store, paths) if paths else Registration()
+    except StoreError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def _logs_found(store, paths) -> Registration:

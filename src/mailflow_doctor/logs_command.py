@@ -22,16 +22,16 @@ from .console import EXIT_OK, EXIT_USAGE, emit, error, warn
 
 _EVERY = {"--since": "since", "--until": "until", "--store": "store", "--instance": "instance",
           "--format": "fmt", "--output": "output"}
-OPTIONS = {"sessions": {**_EVERY, "--ip": "ip", "--range": "cidr"},
+_OPTIONS = {"sessions": {**_EVERY, "--ip": "ip", "--range": "cidr"},
            "summary": {**_EVERY, "--by": "by"}}
 
 
 def quick(args: list[str]) -> dict | None:
     """`run`'s arguments for `args` (what follows `logs`), or None: Typer must read them.
     Always None on Windows, where Typer expands wildcards, `~` and variables in arguments."""
-    if not args or args[0] not in OPTIONS or os.name == "nt":
+    if not args or args[0] not in _OPTIONS or os.name == "nt":
         return None
-    names = OPTIONS[args[0]]
+    names = _OPTIONS[args[0]]
     found: dict = {"command": args[0]}
     paths: list[Path] = []
     rest = iter(args[1:])

@@ -175,8 +175,8 @@ class Opening:
     spends importing its models and renderers; a repeated query is timed, so the two overlap.
     A store that does not exist yet (or a temporary one) is opened only when asked for, so that
     an option rejected before then leaves no empty store behind; for the same reason the thread
-    only connects, and the schema is checked (or written) when the store is asked for. Leaving
-    the `with` block waits for the thread and closes the store.
+    only connects and reads (CaseStore._look), and the schema is checked, or written, when the
+    store is asked for. Leaving the `with` block waits for the thread and closes the store.
     """
 
     def __init__(self, path: str | Path | None) -> None:

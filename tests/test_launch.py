@@ -394,7 +394,7 @@ def test_an_ascii_stdout_gets_the_report_in_utf8(tmp_path, extra):
     done = subprocess.run([sys.executable, "-c", "from mailflow_doctor.launch import main; "
                            "main()", "logs", "sessions", str(root), *extra],
                           capture_output=True, timeout=120, env=env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
     assert "logé".encode() in done.stdout and "08DE0000000000A1".encode() in done.stdout
 
 
@@ -424,3 +424,45 @@ def test_a_store_that_fails_to_close_behind_says_so(stores, monkeypatch):
     monkeypatch.undo()
     store.close()
     assert _probe(a) == 0
+
+
+@pytest.mark.parametrize("extra", [[], ["-f", "text"]], ids=["quick", "typer"])
+def test_a_log_whose_name_is_not_utf8_is_named_in_every_report(tmp_path, extra):
+    """Left out with a warning that names it (its odd byte as `\\xff`), in the text and JSON
+    reports and in an --output file too, even where stdout is strict UTF-8."""
+    logs = _one_log(tmp_path / "logs")
+    odd = os.fsencode(logs) + b"/EX\xff02"
+    os.mkdir(odd)
+    with open(odd + b"/RECV2026112308-1.LOG", "wb") as fh:
+        fh.write((logs / "EXCH01" / "RECV2026112308-1.LOG").read_bytes())
+    with open(os.fsencode(logs) + b"/READ\xffME.txt", "wb") as fh:  # not a log: passed over
+        fh.write(b"notes\n")
+    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")
+    base = [sys.executable, "-c", "from mailflow_doctor.launch import main; main()", "logs",
+            "sessions", str(logs), *extra]
+    for more in ([], ["--format", "json"], ["--output", str(tmp_path / "r.txt")]):
+        done = subprocess.run(base + more, capture_output=True, timeout=120, env=env)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
+        assert b"EX\\xff02/RECV2026112308-1.LOG" in done.stderr  # the warning
+        assert b"READ" not in done.stderr
+    report = (tmp_path / "r.txt").read_text(encoding="utf-8")
+    assert "EX\\xff02" in report and "08DE0000000000A1" in report
+
+
+def test_a_store_that_fails_to_close_still_gives_its_answer(tmp_path, monkeypatch, capsys):
+    """A checkpoint that fails at the end (a full disk): the report, then one line, exit 2."""
+    from mailflow_doctor.logs_command import run
+
+    logs = _one_log(tmp_path / "logs")
+    real = db.CaseStore.close
+
+    def failing(self):
+        real(self)
+        raise db.duckdb.IOException("Could not write file: No space left on device")
+
+    monkeypatch.setattr(db.CaseStore, "close", failing)
+    assert run("sessions", paths=[logs], store=tmp_path / "case.duckdb") == 2
+    out, err = capsys.readouterr()
+    assert "08DE0000000000A1" in out
+    assert err.splitlines()[-1].startswith("mailflow-doctor: ")
+    assert "cannot write to the case store" in err and "No space left" in err

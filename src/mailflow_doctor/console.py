@@ -33,7 +33,7 @@ def emit(text: str, output: Path | None) -> bool:
         write(sys.stdout, text)
         return True
     try:
-        output.write_text(text, encoding="utf-8")
+        output.write_text(text, encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         error(f"{output}: cannot write report: {exc.strerror}")
         return False
@@ -41,14 +41,14 @@ def emit(text: str, output: Path | None) -> bool:
 
 
 def write(stream, text: str) -> None:
-    """`text` on a standard stream, flushed, as click.echo writes it: nothing when the stream
-    is closed (None), and UTF-8 when the stream's encoding cannot hold it (PYTHONIOENCODING
-    or a C locale set to ASCII)."""
+    """`text` on a standard stream, flushed: nothing when the stream is closed (None, as
+    click.echo does), and UTF-8 when the stream's encoding cannot hold the text (an ASCII
+    PYTHONIOENCODING or C locale), what UTF-8 cannot hold either as a backslash escape."""
     if stream is None:
         return
     try:
         stream.write(text)
     except UnicodeEncodeError:  # raised before anything of `text` is written
         stream.flush()
-        stream.buffer.write(text.encode("utf-8"))
+        stream.buffer.write(text.encode("utf-8", "backslashreplace"))
     stream.flush()

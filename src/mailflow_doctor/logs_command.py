@@ -70,32 +70,44 @@ def run(command: str, *, paths: list[Path], since: str | None = None, until: str
     window = _window(since, until)
     if window is None:
         return EXIT_USAGE
-    start, end = window
     from .store.db import opening
 
     with opening(store) as opened:
-        from .progress import RichProgress
-        from .report.logs import RENDERERS
-        from .store import run as queries
-
-        try:
-            with RichProgress() as progress:
-                if command == "sessions":
-                    eop = instance if (cidr or "").strip().lower() == "eop" else False
-                    result = queries.run_sessions_query(
-                        paths, opened, ip=ip, cidr=None if eop else cidr, eop=eop, since=start,
-                        until=end, progress=progress)
-                else:
-                    result = queries.run_summary_query(
-                        paths, opened, by=by, instance=instance, since=start, until=end,
-                        progress=progress)
-        except queries.QueryError as exc:
-            error(str(exc))
+        result = _ask(command, opened, paths, window, ip=ip, cidr=cidr, by=by,
+                      instance=instance)
+        if result is None:
             return EXIT_USAGE
-        opened.close_behind()
+        opened.close_behind()  # DuckDB closes while the report renders
+        from .report.logs import RENDERERS
+
         warn(result.info.problems)
         text = RENDERERS[command][fmt](result)
-    return EXIT_OK if emit(text, output) else EXIT_USAGE
+        failed = opened.closed()
+    written = emit(text, output)
+    if failed is not None:  # the answer stands; the store may not have kept all it read
+        error(str(failed))
+    return EXIT_OK if written and failed is None else EXIT_USAGE
+
+
+def _ask(command: str, opened, paths: list[Path], window: tuple, *, ip: str | None,
+         cidr: str | None, by: str, instance: str):
+    """The command's result from the store being opened, or None after saying why not."""
+    from .progress import RichProgress
+    from .store import run as queries
+
+    since, until = window
+    try:
+        with RichProgress() as progress:
+            if command == "sessions":
+                eop = instance if (cidr or "").strip().lower() == "eop" else False
+                return queries.run_sessions_query(
+                    paths, opened, ip=ip, cidr=None if eop else cidr, eop=eop, since=since,
+                    until=until, progress=progress)
+            return queries.run_summary_query(paths, opened, by=by, instance=instance,
+                                             since=since, until=until, progress=progress)
+    except queries.QueryError as exc:
+        error(str(exc))
+        return None
 
 
 def _window(since: str | None, until: str | None) -> tuple[datetime | None, ...] | None:

@@ -216,8 +216,8 @@ class Opening:
 
     def close_behind(self) -> None:
         """Close the store on a thread: DuckDB's close (~5 ms) lets Python run, so a command
-        renders its report meanwhile. Leaving the `with` block waits for it, and raises what
-        the close raised (a checkpoint that failed)."""
+        renders its report meanwhile, then asks `closed()`. Leaving the `with` block waits for
+        it too, and raises what `closed()` was not asked for."""
         store = self._outcome
         if isinstance(store, CaseStore):
             import threading
@@ -230,8 +230,20 @@ class Opening:
     def _close(self, store: CaseStore) -> None:
         try:
             store.close()
-        except BaseException as exc:  # raised again by __exit__, in the caller's thread
+        except duckdb.Error as exc:  # a checkpoint that failed (a full disk)
+            self._close_failed = cannot_write(store, exc)
+        except BaseException as exc:  # raised again in the caller's thread
             self._close_failed = exc
+
+    def closed(self) -> StoreError | None:
+        """Wait for the close behind: the StoreError it ended with, or None."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        failed, self._close_failed = self._close_failed, None
+        if failed is not None and not isinstance(failed, StoreError):
+            raise failed
+        return failed
 
     def __enter__(self) -> Opening:
         return self

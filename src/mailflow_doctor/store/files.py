@@ -136,9 +136,8 @@ def register(store: CaseStore, paths: Iterable[str | Path]) -> Registration:
         if path in seen:  # given twice, or an archive and its folder
             continue
         seen.add(path)
-        if not path.isascii() and not _utf8(path):
-            reg.problems.append(InputProblem(Location(path), "file name is not UTF-8, which the "
-                                             "case store keeps: rename the file or its folder"))
+        if not path.isascii() and not _utf8(path):  # DuckDB keeps text as UTF-8
+            _not_utf8(reg, path, named)
             continue
         try:
             st = os.stat(path)
@@ -190,6 +189,19 @@ def _utf8(path: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _not_utf8(reg: Registration, path: str, named: bool) -> None:
+    """A file the store cannot name is left out: a problem when it was named or is a protocol
+    log, shown with its odd bytes as `\\xNN` so that every report can print it; other files
+    are passed over, as files that are not logs are."""
+    from ..evidence.exchange import protocol_log
+    from ..evidence.textio import read_head
+
+    if named or protocol_log.sniff(read_head(path)):
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        reg.problems.append(InputProblem(Location(shown), "left out: its name is not UTF-8, "
+                                         "which the case store keeps"))
 
 
 def _not_a_log(reg: Registration, path: str, named: bool) -> None:

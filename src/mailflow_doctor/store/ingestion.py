@@ -252,6 +252,7 @@ def read_files(store: CaseStore, files: list[PendingFile], stats: IngestStats,
                 try:
                     sessions, bad, python = future.result()
                 except duckdb.Error as exc:  # the Python reader's rows could not be kept
+                    pool.shutdown(cancel_futures=True)  # the other files would fail alike
                     raise cannot_write(store, exc) from None
                 stats.sessions += sessions
                 stats.bad_lines += bad

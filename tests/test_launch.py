@@ -170,9 +170,12 @@ def test_a_command_refusing_its_options_leaves_a_duckdb_file_as_it_was(tmp_path)
     con.close()
 
 
+_MAIN = "from mailflow_doctor.launch import main; main()"  # the console script's work
+_LAUNCHER = [sys.executable, "-c", _MAIN]
+
+
 def _launch(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from mailflow_doctor.launch import main; "
-                           "main()", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([*_LAUNCHER, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_launcher_answers_as_the_whole_app(tmp_path):
@@ -313,8 +316,7 @@ def _launched(*args: str) -> tuple[subprocess.CompletedProcess, bool]:
     lines are taken out of stderr: the quick path ends its process with os._exit). Output is
     buffered, as for an admin, so that what os._exit would lose unflushed is missed here."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                           "from mailflow_doctor.launch import main; main()", *args],
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", _MAIN, *args],
                           capture_output=True, text=True, timeout=120, env=env)
     lines = done.stderr.splitlines(keepends=True)
     imports = [line for line in lines if line.startswith("import time:")]
@@ -345,8 +347,7 @@ def test_the_quick_path_answers_as_typer_without_loading_it(tmp_path):
 def test_the_quick_path_stops_quietly_on_a_closed_pipe(tmp_path):
     """`mailflow-doctor logs sessions ... | head`: exit 1 and nothing on stderr, as Typer does."""
     logs = _one_log(tmp_path / "logs")
-    query = [sys.executable, "-c", "from mailflow_doctor.launch import main; main()", "logs",
-             "sessions", str(logs), "--store", str(tmp_path / "case.duckdb")]
+    query = [*_LAUNCHER, "logs", "sessions", str(logs), "--store", str(tmp_path / "case.duckdb")]
     subprocess.run(query, capture_output=True, timeout=120)  # builds the store
     results = []
     for extra in ([], ["-f", "text"]):
@@ -374,7 +375,7 @@ def test_a_closed_standard_stream_is_skipped_as_click_echo_skips_it(tmp_path, ex
     lines = session("08DE0000000000A1", T0, "40.107.12.34:50001") + ["not,a,log,line"]
     logs = write_log(tmp_path / "logs" / "EXCH01" / "RECV2026112308-1.LOG", lines).parent
     report = tmp_path / "report.txt"
-    base = ['"$0" -c "from mailflow_doctor.launch import main; main()" "$@"', sys.executable,
+    base = [f'"$0" -c "{_MAIN}" "$@"', sys.executable,
             "logs", "sessions", str(logs), "--store", str(tmp_path / "c.duckdb"), *extra]
     no_stdout = subprocess.run(["sh", "-c", base[0] + " >&-", *base[1:]], capture_output=True,
                                text=True, timeout=120)
@@ -391,8 +392,7 @@ def test_an_ascii_stdout_gets_the_report_in_utf8(tmp_path, extra):
     root = tmp_path / "logé"
     _one_log(root)
     env = dict(os.environ, PYTHONIOENCODING="ascii")
-    done = subprocess.run([sys.executable, "-c", "from mailflow_doctor.launch import main; "
-                           "main()", "logs", "sessions", str(root), *extra],
+    done = subprocess.run([*_LAUNCHER, "logs", "sessions", str(root), *extra],
                           capture_output=True, timeout=120, env=env)
     assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
     assert "logé".encode() in done.stdout and "08DE0000000000A1".encode() in done.stdout
@@ -403,8 +403,7 @@ def test_the_quick_path_deletes_its_temporary_store(tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     env = dict(os.environ, TMPDIR=str(scratch))
-    done = subprocess.run([sys.executable, "-c", "from mailflow_doctor.launch import main; "
-                           "main()", "logs", "sessions", str(logs)], capture_output=True,
+    done = subprocess.run([*_LAUNCHER, "logs", "sessions", str(logs)], capture_output=True,
                           text=True, timeout=120, env=env)
     assert done.returncode == 0 and "08DE0000000000A1" in done.stdout
     assert "temporary (deleted)" in done.stdout and list(scratch.iterdir()) == []
@@ -438,8 +437,7 @@ def test_a_log_whose_name_is_not_utf8_is_named_in_every_report(tmp_path, extra):
     with open(os.fsencode(logs) + b"/READ\xffME.txt", "wb") as fh:  # not a log: passed over
         fh.write(b"notes\n")
     env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")
-    base = [sys.executable, "-c", "from mailflow_doctor.launch import main; main()", "logs",
-            "sessions", str(logs), *extra]
+    base = [*_LAUNCHER, "logs", "sessions", str(logs), *extra]
     for more in ([], ["--format", "json"], ["--output", str(tmp_path / "r.txt")]):
         done = subprocess.run(base + more, capture_output=True, timeout=120, env=env)
         assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
